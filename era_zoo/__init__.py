@@ -1,0 +1,34 @@
+"""era_zoo: music era recognition (paper A) and cross-modal contrastive music
+representations (paper B) as a Keras 3 model zoo.
+
+    import era_zoo
+    era_zoo.list_models()
+    model = era_zoo.load("audioart_mmc")
+
+TensorFlow is imported on first use of a model, not on ``import era_zoo``.
+"""
+import importlib
+import os
+
+# The TF backend is the project's default; a user's KERAS_BACKEND wins.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it, imported lazily.
+_LAZY = {
+    "list_models": "era_zoo.registry",
+    "load": "era_zoo.registry",
+    "create_model": "era_zoo.registry",
+    "train": "era_zoo.training",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'era_zoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,1 @@
+"""Audio front-end: decoding, resampling and the in-graph log-mel."""

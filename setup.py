@@ -1,0 +1,38 @@
+"""era_zoo: a Keras 3 / TensorFlow model zoo for music era recognition and
+cross-modal contrastive music representations."""
+from setuptools import find_packages, setup
+
+setup(
+    name="era_zoo",
+    version="0.1.0",
+    description="Music era recognition and cross-modal contrastive music "
+                "representations in Keras 3 / TensorFlow",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["era_zoo", "era_zoo.*"]),
+    include_package_data=True,
+    package_data={"era_zoo": ["assets/*", "assets/*/*"]},
+    install_requires=[
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.15,<3.16",
+        "numpy>=2.0,<3",
+        "librosa>=0.11,<0.12",
+        "soundfile>=0.13,<0.15",
+        "soxr>=0.5,<2",
+        "scikit-learn>=1.5,<2",
+        "tensorboard>=2.21,<2.22",
+        "implicit>=0.7.3,<0.8",
+        "gensim>=4.4,<5",
+        "h5py>=3.10,<4",
+        "tqdm>=4.66,<5",
+        "matplotlib>=3.8,<4",
+    ],
+    extras_require={
+        "text": ["keras-hub>=0.32,<0.40"],
+        "demo": ["music21>=9,<10"],
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4",
+                 "keras-hub>=0.32,<0.40", "music21>=9,<10"],
+    },
+    entry_points={"console_scripts": ["era-zoo=era_zoo.cli:main"]},
+)

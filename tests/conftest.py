@@ -1,0 +1,20 @@
+import os
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).parent.parent / ".cache" / "numba"))
+
+import pytest
+
+# ../shared sits beside the checkout on the project's machines only; tests
+# that read it skip cleanly in a user's clone.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_real():
+    real = SHARED / "real"
+    if not real.is_dir():
+        pytest.skip("../shared/real is absent (only on the project's machines)")
+    return real
