@@ -1,1 +1,55 @@
+"""Training: recipes (TOML), the trainer (resume, checkpoints, TensorBoard),
+the embedding projector.
 
+    import era_zoo
+    result = era_zoo.train("recipes/contrastive_a2p.toml", data="/data/melon",
+                           epochs=2, out="runs/a2p")
+"""
+from pathlib import Path
+
+from .recipe import load_recipe
+
+
+def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch=None,
+          batch_size=None, out=None, overrides=(), verbose="auto", progress=True):
+    """Train a recipe and return a :class:`~era_zoo.training.trainer.TrainResult`.
+
+    ``recipe``: path to a TOML recipe or a dict of the same shape. ``data``:
+    the dataset root (replaces ``data.root``). ``strategy``: "default",
+    "mirrored" or "multiworker" (TF_CONFIG), or a tf.distribute.Strategy.
+    ``epochs``/``steps_per_epoch``/``batch_size`` override the recipe's
+    ``training`` values; ``overrides`` are more ``"key=value"`` settings.
+    ``out``: the run directory (default ``runs/<recipe name>``); a run
+    directory holding a resume state continues from it. The projector of the
+    validation tracks is written to ``out/projector`` when the recipe's
+    ``projector.enabled`` is true.
+    """
+    from .data import TrainingData
+    from .projector import project_table
+    from .run_dir import RunDir
+    from .strategy import is_chief
+    from .trainer import run_training
+
+    overrides = list(overrides)
+    for key, value in (("training.epochs", epochs),
+                       ("training.steps_per_epoch", steps_per_epoch),
+                       ("training.batch_size", batch_size)):
+        if value is not None:
+            overrides.append(f"{key}={int(value)}")
+    resolved = load_recipe(recipe, data_root=data, overrides=overrides)
+    if out is None:
+        stem = Path(recipe).stem if not isinstance(recipe, dict) else resolved["model"]["name"]
+        out = Path("runs") / stem
+    training_data = TrainingData(resolved, progress=progress)
+    if training_data.problems:
+        print(f"data problems (left out):\n{training_data.problems}", flush=True)
+    result = run_training(resolved, out, training_data, strategy=strategy, verbose=verbose)
+    projector = resolved["projector"]
+    if result.status == "completed" and projector["enabled"] and is_chief():
+        split = resolved["data"][f"{projector['split']}_split"] if projector["split"] in (
+            "train", "valid") else projector["split"]
+        project_table(result.model, training_data.table.split(split), RunDir(out).projector,
+                      max_tracks=projector["max_tracks"], level=projector["embedding"],
+                      source=training_data.source, seed=resolved["training"]["seed"],
+                      on_error=resolved["data"]["on_error"])
+    return result

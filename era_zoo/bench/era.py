@@ -1,0 +1,197 @@
+"""Era recognition, paper A's metrics: accuracy within +-k years (k = 3),
+exact-bin accuracy, decade accuracy, mean absolute error in years and a
+decade confusion matrix, on the test split's tracks that have a year.
+
+Two ways to get predictions:
+
+- from ``Embeddings`` (any source): a probe (one hidden layer of 256 ReLU
+  units, softmax over year bins) trained on the train split, early stopping
+  on valid, repeated ``runs`` times with seeds ``seed + run``. The bins are
+  ``YearBins`` of ``bin_width`` years over the training years (paper A's
+  classes are year ranges of unstated width; 3 matches the tolerance).
+- from an era model (has ``predict_year`` and ``year_bins``): each test
+  track is cut into the model's chunks, chunk class probabilities are
+  averaged per track; scored once (the model is fixed, nothing is random).
+
+The predicted year is the probability-weighted mean of the class centres
+(``year_from="expected"``, what ``predict_year`` calls expected_year) or the
+centre of the most probable class (``"argmax"``); the exact bin is the most
+probable class; within-k and decade use the predicted year rounded to the
+nearest year.
+"""
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from . import metrics
+from .probes import ProbeConfig, predict, train_probe
+from .report import Stopwatch, summarize
+from .sources import coverage
+
+ERA_PROBE = ProbeConfig(hidden=(256,), output="softmax")
+
+
+def _year_bins(**kw):
+    from ..models.year_bins import YearBins
+    return YearBins(**kw)
+
+
+def _dated(table, split):
+    part = table.split(split)
+    dated = part.filter(lambda t: t.year is not None)
+    return dated, len(part) - len(dated)
+
+
+def _predicted_years(probs, centres, year_from):
+    if year_from == "expected":
+        return (probs / probs.sum(1, keepdims=True)) @ centres
+    return centres[probs.argmax(1)]
+
+
+def _decade_confusion(true_years, pred_years):
+    true_dec = metrics.decade(true_years).tolist()
+    pred_dec = metrics.decade(np.rint(pred_years)).tolist()
+    labels = sorted(set(true_dec) | set(pred_dec))
+    return labels, metrics.confusion_matrix(true_dec, pred_dec, labels)
+
+
+def _merge_confusion(acc, labels, counts):
+    if acc is None:
+        return labels, counts
+    old_labels, old = acc
+    merged = sorted(set(old_labels) | set(labels))
+    out = np.zeros((len(merged), len(merged)), np.int64)
+    for labs, cm in ((old_labels, old), (labels, counts)):
+        ix = [merged.index(x) for x in labs]
+        out[np.ix_(ix, ix)] += cm
+    return merged, out
+
+
+def _check(year_from, k):
+    if year_from not in ("expected", "argmax"):
+        raise ConfigError("year_from", f"{year_from!r} is not 'expected' or 'argmax'")
+    if k < 0:
+        raise ConfigError("k", f"must be >= 0, got {k}")
+
+
+def run_era(table, source, *, k=3, runs=10, seed=0, bin_width=3, year_from="expected",
+            probe=ERA_PROBE, on_error="raise", progress=True):
+    """Era benchmark of ``source`` (``Embeddings`` or an era model) on a
+    TrackTable with years and splits; returns a result dict."""
+    _check(year_from, k)
+    if hasattr(source, "predict_year"):
+        return _run_model(table, source, k=k, year_from=year_from, on_error=on_error, progress=progress)
+    if bin_width < 1:
+        raise ConfigError("bin_width", f"must be >= 1, got {bin_width}")
+    from tqdm.auto import tqdm
+    embeddings = source
+    clock = Stopwatch()
+    with clock("prepare"):
+        data, no_year = {}, {}
+        for split in ("train", "valid", "test"):
+            dated, no_year[split] = _dated(table, split)
+            X, present, _ = embeddings.track_means(dated)
+            data[split] = (X, np.array([dated.tracks[i].year for i in present], np.int64))
+        for split in ("train", "test"):
+            if len(data[split][0]) == 0:
+                raise DataError(embeddings.description or "embeddings",
+                                f"no {split} track has both a year and an embedding",
+                                "the era probe needs dated train and test tracks")
+        train_years = data["train"][1]
+        bins = _year_bins(start=int(train_years.min()), end=int(train_years.max()), width=bin_width)
+        X_valid, c_valid = None, None
+        if len(data["valid"][0]):
+            X_valid, c_valid = data["valid"][0], bins.class_of(data["valid"][1])
+        X_test, y_test = data["test"]
+
+    per_run, confusion = [], None
+    for run in tqdm(range(runs), desc="era runs", disable=not progress):
+        with clock("train"):
+            model, epochs, best = train_probe(probe, data["train"][0], bins.class_of(train_years),
+                                              X_valid, c_valid, seed=seed + run)
+        with clock("evaluate"):
+            probs = predict(model, X_test)[:, : bins.n_classes]
+            pred_year = _predicted_years(probs, bins.centres, year_from)
+            scores = metrics.era_scores(y_test, pred_year, k, bins.class_of(y_test), probs.argmax(1))
+            confusion = _merge_confusion(confusion, *_decade_confusion(y_test, pred_year))
+        per_run.append({"seed": seed + run, **scores, "epochs": epochs, "best_epoch": best})
+    return _result(table, embeddings.description, coverage(table, embeddings), per_run, confusion,
+                   clock, no_year,
+                   {"k": k, "runs": runs, "seed": seed, "predictor": "probe", "year_bins": bins.to_dict(),
+                    "year_from": year_from, "probe": probe.to_dict()})
+
+
+def predict_with_model(table, model, *, on_error="raise", problems=None, progress=True):
+    """Per-track class probabilities of an era model: (probabilities (n, C),
+    positions of the scored tracks in ``table.tracks``). Each track's mel (or
+    audio at the model's rate) is cut into the model's chunks; chunk
+    probabilities are averaged."""
+    from tqdm.auto import tqdm
+    from ..audio.decode import load_audio
+    from ..data.problems import ProblemReport
+    from ..models.embedding import as_chunks
+    from .sources import _load_mel
+    problems = problems if problems is not None else ProblemReport()
+    spec = model.mel_spec
+    n_frames = model.audio_encoder.n_frames
+    probs, positions = [], []
+    for pos, track in enumerate(tqdm(table.tracks, desc="era predictions", unit="track",
+                                     disable=not progress)):
+        try:
+            if track.mel_path:
+                x = _load_mel(track.mel_path)
+            elif track.audio_path:
+                x = load_audio(track.audio_path, spec.sample_rate)
+            else:
+                raise DataError(track.track_id, "track has neither audio nor a mel file")
+            chunks = as_chunks(x, spec, n_frames, spec.sample_rate)
+        except DataError as e:
+            problems.raise_or_skip(e, on_error, "prediction")
+            continue
+        probs.append(np.asarray(model.predict_year(chunks)["probabilities"], np.float64).mean(0))
+        positions.append(pos)
+    if not probs:
+        raise DataError(table.name, "no test track could be predicted", str(problems))
+    return np.array(probs), np.array(positions, np.int64)
+
+
+def _run_model(table, model, *, k, year_from, on_error, progress):
+    from ..data.problems import ProblemReport
+    clock = Stopwatch()
+    problems = ProblemReport()
+    test, no_year_test = _dated(table, "test")
+    if len(test) == 0:
+        raise DataError(table.name, "no test track has a year")
+    with clock("predict"):
+        probs, positions = predict_with_model(test, model, on_error=on_error, problems=problems,
+                                              progress=progress)
+    with clock("evaluate"):
+        bins = model.year_bins
+        y_test = np.array([test.tracks[p].year for p in positions], np.int64)
+        pred_year = _predicted_years(probs, bins.centres, year_from)
+        scores = metrics.era_scores(y_test, pred_year, k, bins.class_of(y_test), probs.argmax(1))
+        confusion = _decade_confusion(y_test, pred_year)
+    result = _result(table, getattr(model, "name", type(model).__name__), None, [{"seed": None, **scores}],
+                     confusion, clock, {"test": no_year_test},
+                     {"k": k, "runs": 1, "predictor": "model", "year_bins": bins.to_dict(),
+                      "year_from": year_from})
+    result["problems"] = problems.to_dict()
+    result["test_tracks_failed"] = problems.total
+    return result
+
+
+def _result(table, description, cover, per_run, confusion, clock, no_year, protocol):
+    keys = ("within_k", "decade_accuracy", "mae_years", "exact_bin_accuracy")
+    labels, counts = confusion
+    return {
+        "benchmark": "era",
+        "source": description,
+        "protocol": protocol,
+        "coverage": cover,
+        "tracks_without_year": no_year,
+        "test_tracks_scored": per_run[0]["n"],
+        "runs": per_run,
+        "summary": {key: summarize([r[key] for r in per_run]) for key in keys if key in per_run[0]},
+        "confusion_matrix": {"labels": [f"{d}s" for d in labels], "counts": counts.tolist(),
+                             "note": f"decades, summed over {len(per_run)} run(s)"},
+        "timings_s": clock.totals(),
+    }

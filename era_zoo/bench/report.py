@@ -1,0 +1,185 @@
+"""Benchmark results out: JSON, Markdown tables laid out like the papers',
+plots (matplotlib, Agg backend, PNG), and the small helpers every protocol
+uses to time its stages and summarise its runs."""
+import json
+import math
+import os
+import tempfile
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+
+class Stopwatch:
+    """Wall-clock seconds per named stage, summed over repeated entries."""
+
+    def __init__(self):
+        self._totals = defaultdict(float)
+
+    @contextmanager
+    def __call__(self, stage):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._totals[stage] += time.perf_counter() - start
+
+    def totals(self):
+        return {k: round(v, 3) for k, v in self._totals.items()}
+
+
+def summarize(values):
+    """Mean and population standard deviation (ddof = 0) of per-run values."""
+    values = np.asarray(values, dtype=np.float64)
+    return {"mean": float(values.mean()), "std": float(values.std()), "n": int(len(values))}
+
+
+def write_text(path, text):
+    """Write text atomically (temp file in the same folder, then os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None  # JSON has no NaN; undefined values read as null
+    return x
+
+
+def write_json(result, path):
+    """Write a result dict as indented JSON, atomically."""
+    return write_text(path, json.dumps(_jsonable(result), indent=2, ensure_ascii=False) + "\n")
+
+
+def _pm(summary, scale=1.0, digits=2):
+    return f"{summary['mean'] * scale:.{digits}f} ± {summary['std'] * scale:.{digits}f}"
+
+
+def markdown_table(result, name=None):
+    """A Markdown table in the layout of paper B's tables (or paper A's for era)."""
+    name = name or result.get("source") or "model"
+    kind = result["benchmark"]
+    s = result["summary"]
+    if kind == "gtzan":
+        rows = ["| Model | Accuracy (%) |", "|---|---|", f"| {name} | {_pm(s['accuracy'], 100)} |"]
+    elif kind == "jamendo":
+        cat = result["protocol"].get("category") or "all"
+        rows = [f"| Model | {cat} ROC-AUC | {cat} PR-AUC |", "|---|---|---|",
+                f"| {name} | {_pm(s['roc_auc'], digits=3)} | {_pm(s['pr_auc'], digits=3)} |"]
+    elif kind == "melon":
+        k = result["protocol"]["k"]
+        rnd = s["random"]
+        rows = [f"| Model | NDCG@{k} | MAP@{k} |", "|---|---|---|",
+                f"| random | {rnd['ndcg']['mean']:.4f} | {rnd['map']['mean']:.4f} |",
+                f"| {name} | {s['ndcg']:.4f} | {s['map']:.4f} |"]
+    elif kind == "era":
+        k = result["protocol"]["k"]
+        rows = [f"| Model | Accuracy ±{k} years (%) | Exact bin (%) | Decade (%) | MAE (years) |",
+                "|---|---|---|---|---|"]
+        exact = _pm(s["exact_bin_accuracy"], 100) if "exact_bin_accuracy" in s else "–"
+        rows.append(f"| {name} | {_pm(s['within_k'], 100)} | {exact} | "
+                    f"{_pm(s['decade_accuracy'], 100)} | {_pm(s['mae_years'])} |")
+    else:
+        raise ValueError(f"unknown benchmark {kind!r}")
+    times = ", ".join(f"{k} {v:.1f} s" for k, v in result.get("timings_s", {}).items())
+    return "\n".join(rows) + (f"\n\nStage times: {times}." if times else "") + "\n"
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_confusion(counts, labels, path, title="Confusion matrix"):
+    """Row-normalised confusion matrix PNG (rows: true, columns: predicted)."""
+    plt = _pyplot()
+    counts = np.asarray(counts, dtype=np.float64)
+    rows = counts.sum(1, keepdims=True)
+    norm = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    size = max(4.0, 0.5 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), [str(x) for x in labels], rotation=60, ha="right")
+    ax.set_yticks(range(len(labels)), [str(x) for x in labels])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    if len(labels) <= 20:
+        for i in range(len(labels)):
+            for j in range(len(labels)):
+                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    return _save(fig, path, plt)
+
+
+def plot_tag_auc(tags, aucs, path, title="Per-tag ROC-AUC"):
+    """Horizontal bar chart of per-tag AUC, best first (undefined tags left out)."""
+    plt = _pyplot()
+    pairs = sorted(((a, t) for t, a in zip(tags, aucs) if a is not None and math.isfinite(a)),
+                   reverse=True)
+    fig, ax = plt.subplots(figsize=(7, max(3.0, 0.22 * len(pairs) + 1)))
+    ax.barh(range(len(pairs)), [a for a, _ in pairs], color="tab:blue")
+    ax.set_yticks(range(len(pairs)), [t for _, t in pairs], fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("ROC-AUC")
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path, plt)
+
+
+def _save(fig, path, plt):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def write_plots(result, directory):
+    """The plots a result has: confusion matrix (gtzan, era) and per-tag AUC
+    (jamendo). Returns the paths written."""
+    directory = Path(directory)
+    kind = result["benchmark"]
+    written = []
+    cm = result.get("confusion_matrix")
+    if cm is not None:
+        written.append(plot_confusion(cm["counts"], cm["labels"], directory / f"{kind}_confusion.png",
+                                      title=f"{kind}: confusion ({cm.get('note', '')})"))
+    if kind == "jamendo":
+        written.append(plot_tag_auc(result["tags"], result["per_tag"]["roc_auc_mean"],
+                                    directory / "jamendo_tag_auc.png",
+                                    title=f"MTG-Jamendo {result['protocol'].get('category') or ''}: per-tag ROC-AUC"))
+    return written

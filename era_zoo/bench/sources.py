@@ -1,0 +1,281 @@
+"""Embedding sources for the benchmarks.
+
+Every protocol sees one shape, ``Embeddings``: rows ``X`` (one per chunk or per
+track), ``ids`` (the track id of each row, repeated for chunks) and optional
+``Y``. Three ways to get one:
+
+- precomputed: an ``.npz`` with ``X``, ``IDS`` (unicode array) and optional
+  ``Y``, so features of other systems (musicnn, OpenL3, ...) go through the
+  same code (``load_embeddings`` / ``save_embeddings``);
+- an era_zoo model (has ``embed``): each track's mel (or audio) is cut into
+  non-overlapping chunks of the model's input length (256 frames in paper B),
+  one row per chunk;
+- any callable ``f(waveform, sample_rate) -> (n_chunks, d)`` (or ``(d,)``).
+
+Rows are matched to a dataset's tracks by *key*: the file stem of the id
+(``blues/blues.00029.wav`` -> ``blues.00029``). A track matches when the key
+of its id, of its audio path or of its mel path equals the key of a row.
+"""
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import ConfigError, DataError
+from ..data.problems import ProblemReport
+
+# Extensions stripped from ids; anything else after a dot is part of the id
+# ("blues.00029" keeps its ".00029").
+FILE_EXTENSIONS = (".au", ".wav", ".mp3", ".ogg", ".flac", ".m4a", ".aac", ".aif",
+                   ".aiff", ".opus", ".npy", ".npz", ".low.mp3")
+
+
+def track_key(track_id):
+    """The file stem of a track id or path, used to match rows to tracks."""
+    name = str(track_id).replace("\\", "/").rsplit("/", 1)[-1]
+    lower = name.lower()
+    for ext in sorted(FILE_EXTENSIONS, key=len, reverse=True):
+        if lower.endswith(ext) and len(name) > len(ext):
+            return name[: -len(ext)]
+    return name
+
+
+@dataclass
+class Embeddings:
+    """Rows of embeddings with the track id of each row.
+
+    ``X`` float32 (rows, d); ``ids`` unicode (rows,); ``Y`` optional labels
+    (rows, ...). ``description`` says where they came from (for reports).
+    """
+    X: np.ndarray
+    ids: np.ndarray
+    Y: np.ndarray | None = None
+    description: str = ""
+    _index: dict = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        self.X = np.asarray(self.X, dtype=np.float32)
+        self.ids = np.asarray(self.ids).astype(str)
+        where = self.description or "embeddings"
+        if self.X.ndim != 2:
+            raise DataError(where, f"X must be 2-D (rows, dim), got shape {self.X.shape}")
+        if len(self.ids) != len(self.X):
+            raise DataError(where, f"{len(self.X)} rows of X but {len(self.ids)} IDS")
+        if self.Y is not None and len(self.Y) != len(self.X):
+            raise DataError(where, f"{len(self.X)} rows of X but {len(self.Y)} of Y")
+        if len(self.X) == 0:
+            raise DataError(where, "no rows")
+        if not np.isfinite(self.X).all():
+            bad = int((~np.isfinite(self.X)).any(1).sum())
+            raise DataError(where, f"{bad} row(s) of X hold NaN or inf",
+                            "recompute the embeddings of those tracks")
+
+    @property
+    def dim(self):
+        return self.X.shape[1]
+
+    def index(self):
+        """key -> array of row indices (built once)."""
+        if self._index is None:
+            keys = np.array([track_key(i) for i in self.ids])
+            order = np.argsort(keys, kind="mergesort")
+            uniq, starts = np.unique(keys[order], return_index=True)
+            bounds = np.r_[starts, len(order)]
+            self._index = {k: order[bounds[i]:bounds[i + 1]] for i, k in enumerate(uniq)}
+        return self._index
+
+    def rows_of(self, track):
+        """Row indices of one Track (empty when the embeddings lack it)."""
+        index = self.index()
+        for name in (track.track_id, track.audio_path, track.mel_path):
+            if name:
+                rows = index.get(track_key(name))
+                if rows is not None:
+                    return rows
+        return np.zeros(0, np.int64)
+
+    def chunk_rows(self, table):
+        """All rows of the table's tracks: (X (rows, d), track position (rows,),
+        positions of tracks without rows). Positions index ``table.tracks``."""
+        rows, owner, missing = [], [], []
+        for pos, track in enumerate(table.tracks):
+            r = self.rows_of(track)
+            if len(r) == 0:
+                missing.append(pos)
+            rows.append(r)
+            owner.append(np.full(len(r), pos, np.int64))
+        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        owner = np.concatenate(owner) if owner else np.zeros(0, np.int64)
+        return self.X[rows], owner, missing
+
+    def track_means(self, table, block=4096):
+        """Mean row per track: (X (n_present, d) float32, positions of the
+        present tracks, positions of missing tracks). Tracks go through in
+        blocks so memory stays near the size of the result."""
+        means, present, missing = [], [], []
+        for start in range(0, len(table.tracks), block):
+            rows, lengths = [], []
+            for pos in range(start, min(start + block, len(table.tracks))):
+                r = self.rows_of(table.tracks[pos])
+                if len(r):
+                    rows.append(r)
+                    lengths.append(len(r))
+                    present.append(pos)
+                else:
+                    missing.append(pos)
+            if rows:
+                starts = np.r_[0, np.cumsum(lengths)[:-1]]
+                sums = np.add.reduceat(self.X[np.concatenate(rows)], starts, axis=0, dtype=np.float64)
+                means.append((sums / np.array(lengths)[:, None]).astype(np.float32))
+        X = np.concatenate(means) if means else np.zeros((0, self.dim), np.float32)
+        return X, np.array(present, np.int64), missing
+
+
+def load_embeddings(path):
+    """Read an ``.npz`` of X, IDS and optional Y (no pickle)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "no such embeddings file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            names = set(f.files)
+            for need in ("X", "IDS"):
+                if need not in names:
+                    raise DataError(path, f"missing array {need!r} (has {sorted(names)})",
+                                    "an embeddings file holds X (rows, dim), IDS (rows,) and optionally Y")
+            X, ids = f["X"], f["IDS"]
+            Y = f["Y"] if "Y" in names else None
+    except DataError:
+        raise
+    except ValueError as e:
+        raise DataError(path, f"cannot read: {e}",
+                        "IDS must be a unicode string array (object arrays need pickle, which is refused)") from e
+    except (OSError, EOFError) as e:
+        raise DataError(path, f"not a readable .npz file: {e}") from e
+    if ids.dtype.kind not in "US":
+        raise DataError(path, f"IDS has dtype {ids.dtype}; expected strings")
+    return Embeddings(X, ids.astype(str), Y, description=str(path))
+
+
+def save_embeddings(path, X, ids, Y=None):
+    """Write an embeddings ``.npz`` atomically (IDS stored as a unicode array)."""
+    path = Path(path)
+    emb = Embeddings(X, ids, Y, description=str(path))  # validates
+    arrays = {"X": emb.X, "IDS": emb.ids.astype("U")}
+    if Y is not None:
+        Y = np.asarray(Y)
+        if Y.dtype == object:
+            raise DataError(path, "Y is an object array; give numbers or fixed-width strings")
+        arrays["Y"] = Y
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _load_mel(path):
+    try:
+        mel = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(path, f"cannot read mel: {e}") from e
+    if mel.ndim != 2:
+        raise DataError(path, f"mel has shape {mel.shape}; expected (n_mels, frames)")
+    if not np.isfinite(mel).all():
+        raise DataError(path, "mel holds NaN or inf values")
+    return mel.astype(np.float32)
+
+
+def _embed_tracks(table, embed_one, *, sample_rate, use_mels, on_error, problems, progress, description):
+    """Shared loop: decode each track (its mel when ``use_mels`` and it has
+    one, else its audio), embed it, collect rows. Bad tracks raise or, with
+    on_error="skip", are counted in ``problems``."""
+    from ..audio.decode import load_audio
+    problems = problems if problems is not None else ProblemReport()
+    X, ids = [], []
+    for track in tqdm(table.tracks, desc=f"embedding {table.name}", unit="track", disable=not progress):
+        try:
+            if use_mels and track.mel_path:
+                x = _load_mel(track.mel_path)
+            elif track.audio_path:
+                x = load_audio(track.audio_path, sample_rate)
+            else:
+                raise DataError(track.track_id, "track has neither audio nor a mel file")
+            where = track.mel_path if use_mels and track.mel_path else track.audio_path
+            emb = np.asarray(embed_one(x, where), dtype=np.float32)
+        except DataError as e:  # AudioError included
+            problems.raise_or_skip(e, on_error, "embedding")
+            continue
+        emb = emb[None] if emb.ndim == 1 else emb
+        if emb.ndim != 2 or len(emb) == 0:
+            raise DataError(where, f"the embedding source returned shape {emb.shape}",
+                            "return (n_chunks, dim) or (dim,)")
+        X.append(emb)
+        ids.extend([track.track_id] * len(emb))
+    if not X:
+        raise DataError(table.name, "no track could be embedded", str(problems))
+    return Embeddings(np.concatenate(X), np.array(ids), description=description)
+
+
+def embed_with_model(table, model, *, level="projection", on_error="raise", problems=None,
+                     progress=True):
+    """Chunk embeddings of every track of ``table`` from an era_zoo model.
+
+    The model's own ``embed`` cuts each track into non-overlapping chunks of
+    its input length (a track's precomputed mel when it has one, as Melon's,
+    else its audio decoded at the model's sample rate); one row per chunk.
+    """
+    spec = model.mel_spec
+
+    def embed_one(x, where):
+        return model.embed(x, sample_rate=spec.sample_rate, level=level)["chunks"]
+
+    return _embed_tracks(table, embed_one, sample_rate=spec.sample_rate, use_mels=True,
+                         on_error=on_error, problems=problems, progress=progress,
+                         description=f"{getattr(model, 'name', type(model).__name__)} ({level})")
+
+
+def embed_with_callable(table, fn, *, sample_rate=16000, on_error="raise", problems=None,
+                        progress=True):
+    """Embeddings from ``fn(waveform, sample_rate)`` for each track's audio
+    (decoded mono at ``sample_rate``); ``fn`` returns (n_chunks, d) or (d,)."""
+    return _embed_tracks(table, lambda x, where: fn(x, sample_rate), sample_rate=sample_rate,
+                         use_mels=False, on_error=on_error, problems=problems, progress=progress,
+                         description=f"callable {getattr(fn, '__name__', type(fn).__name__)}")
+
+
+def embed_table(table, source, **kw):
+    """Embeddings of ``table`` from any source: an ``Embeddings`` (returned as
+    is), a path to an ``.npz``, an era_zoo model (has ``embed``) or a callable."""
+    if isinstance(source, Embeddings):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        return load_embeddings(source)
+    if hasattr(source, "embed"):
+        keep = {k: kw[k] for k in ("level", "on_error", "problems", "progress") if k in kw}
+        return embed_with_model(table, source, **keep)
+    if callable(source):
+        keep = {k: kw[k] for k in ("sample_rate", "on_error", "problems", "progress") if k in kw}
+        return embed_with_callable(table, source, **keep)
+    raise ConfigError("source", f"cannot get embeddings from {type(source).__name__}",
+                      "give an .npz path, an Embeddings, an era_zoo model or a callable")
+
+
+def coverage(table, embeddings):
+    """Per split: tracks in the table, tracks with embeddings, missing ids (a few)."""
+    out = {}
+    for split in sorted({t.split for t in table.tracks}, key=str):
+        tracks = [t for t in table.tracks if t.split == split]
+        missing = [t.track_id for t in tracks if len(embeddings.rows_of(t)) == 0]
+        out[str(split)] = {"tracks": len(tracks), "embedded": len(tracks) - len(missing),
+                           "missing_examples": missing[:5]}
+    return out

@@ -1,0 +1,161 @@
+"""``era-zoo bench``: paper B's downstream protocols (GTZAN, MTG-Jamendo,
+Melon continuation) and paper A's era metrics, for a saved model or
+precomputed embeddings."""
+import sys
+
+PROTOCOLS = ("gtzan", "jamendo", "melon", "era")
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "bench", help="run a downstream benchmark on a model or precomputed embeddings",
+        description="Run one of the papers' downstream protocols and print a table "
+                    "laid out like the paper's. Embeddings come from an era_zoo model "
+                    "(--model) or an .npz with X (rows), IDS (track id per row) and "
+                    "optional Y (--embeddings); ids are matched to the dataset by file stem.")
+    sub = parser.add_subparsers(dest="protocol", metavar="PROTOCOL")
+    sub.required = True
+    helps = {
+        "gtzan": "GTZAN fault-filtered genre classification (chunk MLP, majority vote)",
+        "jamendo": "MTG-Jamendo auto-tagging (track-mean MLP, macro ROC-AUC / PR-AUC)",
+        "melon": "Melon playlist continuation (NDCG@k, MAP@k, random baseline)",
+        "era": "era recognition (accuracy within +-k years, decade accuracy, MAE)",
+    }
+    for name in PROTOCOLS:
+        p = sub.add_parser(name, help=helps[name], description=helps[name])
+        _common_options(p)
+        getattr(sys.modules[__name__], f"_{name}_options")(p)
+        p.set_defaults(handler=run)
+
+
+def _common_options(p):
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset root folder")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", metavar="NAME|PATH", help="era_zoo model (registry name or .keras path)")
+    src.add_argument("--embeddings", metavar="FILE.npz", help="precomputed embeddings: X, IDS, optional Y")
+    p.add_argument("--level", choices=("projection", "trunk"), default="projection",
+                   help="which model output to embed with (default: projection)")
+    p.add_argument("--runs", type=int, default=10, help="repetitions with seeds S..S+runs-1 (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--json", metavar="OUT", help="write the full result as JSON here")
+    p.add_argument("--markdown", metavar="OUT", help="write the table as Markdown here")
+    p.add_argument("--plots", metavar="DIR", help="write plots (PNG) into this folder")
+    p.add_argument("--name", help="model name in the table (default: the source)")
+    p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                   help="bad dataset files: stop (raise) or skip and count them (default raise)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _probe_options(p):
+    p.add_argument("--max-epochs", type=int, help="probe epochs at most (default 200)")
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
+    p.add_argument("--batch-size", type=int, help="probe batch size (default 128)")
+
+
+def _gtzan_options(p):
+    p.add_argument("--splits", metavar="DIR", help="folder of {train,valid,test}_filtered.txt "
+                                                   "(default: in DIR or DIR/splits)")
+    p.add_argument("--no-valid", action="store_true",
+                   help="ignore the validation split (no early stopping)")
+    _probe_options(p)
+
+
+def _jamendo_options(p):
+    p.add_argument("--category", choices=("genre", "moodtheme", "instrument"), required=True,
+                   help="tag category; each has its own split files")
+    p.add_argument("--split", type=int, default=0, help="split-N to use (default 0)")
+    p.add_argument("--splits", metavar="DIR", help="folder holding split-N/ (default: found under DIR)")
+    _probe_options(p)
+
+
+def _melon_options(p):
+    p.add_argument("--k", type=int, default=100, help="continuation length and metric cut-off (default 100)")
+    p.add_argument("--per-query", type=int, default=100,
+                   help="nearest test tracks retrieved per playlist track (default 100)")
+    p.add_argument("--queries", choices=("seed", "all"), default="seed",
+                   help="seed: the playlist's non-test tracks query (default); all: every track, "
+                        "test tracks included (the paper's literal reading, leaks the answer)")
+    p.add_argument("--block-size", type=int, default=1024, help="queries per matrix product (default 1024)")
+
+
+def _era_options(p):
+    p.add_argument("--dataset", default="msd", help="reader of the dataset with years (default msd)")
+    p.add_argument("--k", type=int, default=3, help="tolerance in years (default 3)")
+    p.add_argument("--bin-width", type=int, default=3, help="probe year-bin width in years (default 3)")
+    p.add_argument("--year-from", choices=("expected", "argmax"), default="expected",
+                   help="probe's predicted year: expected over bins or the best bin's centre")
+    _probe_options(p)
+
+
+def _read(args):
+    from ..data.readers import read_dataset
+    kw = {"on_error": args.on_error}
+    name = args.protocol
+    if name == "gtzan":
+        kw["splits_dir"] = args.splits
+    elif name == "jamendo":
+        kw.update(category=args.category, split=args.split)
+        if args.splits:
+            kw["splits_dir"] = args.splits
+    elif name == "era":
+        name = args.dataset
+    return read_dataset(name, args.data, **kw)
+
+
+def _source(args, table):
+    from ..bench.sources import embed_table, load_embeddings
+    if args.embeddings:
+        return load_embeddings(args.embeddings)
+    from ..registry import load
+    model = load(args.model)
+    if args.protocol == "era" and hasattr(model, "predict_year"):
+        return model  # an era model is scored on its own predictions
+    return embed_table(table, model, level=args.level, on_error=args.on_error, progress=not args.quiet)
+
+
+def _probe(args, base):
+    return base.with_(max_epochs=args.max_epochs, patience=args.patience, batch_size=args.batch_size)
+
+
+def run(args):
+    from ..bench import era, gtzan, jamendo, melon, report
+    from ..errors import ConfigError
+    if args.runs < 1:
+        raise ConfigError("--runs", f"must be >= 1, got {args.runs}")
+    table = _read(args)
+    if table.problems:
+        print(f"{table.name}: {table.problems}", file=sys.stderr)
+    source = _source(args, table)
+    common = {"runs": args.runs, "seed": args.seed, "progress": not args.quiet}
+    if args.protocol == "gtzan":
+        result = gtzan.run_gtzan(table, source, probe=_probe(args, gtzan.GTZAN_PROBE),
+                                 use_valid=not args.no_valid, **common)
+    elif args.protocol == "jamendo":
+        result = jamendo.run_jamendo(table, source, category=args.category,
+                                     probe=_probe(args, jamendo.JAMENDO_PROBE), **common)
+    elif args.protocol == "melon":
+        result = melon.run_melon(table, source, k=args.k, per_query=args.per_query, queries=args.queries,
+                                 block_size=args.block_size, **common)
+    else:
+        result = era.run_era(table, source, k=args.k, bin_width=args.bin_width, year_from=args.year_from,
+                             probe=_probe(args, era.ERA_PROBE), on_error=args.on_error, **common)
+    result["dataset"] = {"name": table.name, "root": str(args.data), "problems": table.problems.to_dict()}
+    _warn_coverage(result)
+    table_md = report.markdown_table(result, args.name)
+    print(table_md)
+    if args.markdown:
+        report.write_text(args.markdown, table_md)
+    if args.json:
+        report.write_json(result, args.json)
+        print(f"wrote {args.json}", file=sys.stderr)
+    if args.plots:
+        for path in report.write_plots(result, args.plots):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _warn_coverage(result):
+    for split, c in (result.get("coverage") or {}).items():
+        if c["embedded"] < c["tracks"]:
+            print(f"warning: embeddings lack {c['tracks'] - c['embedded']} of {c['tracks']} "
+                  f"{split} tracks (e.g. {', '.join(c['missing_examples'])})", file=sys.stderr)

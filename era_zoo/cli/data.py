@@ -1,0 +1,68 @@
+"""``era-zoo data``: inspect datasets on disk.
+
+Actions are sub-commands of ``era-zoo data``; each is added by a function in
+``ACTIONS`` that takes the action sub-parsers and registers one parser whose
+``handler`` runs it. Adding an action (say ``build``) means writing such a
+function and appending it to ``ACTIONS``.
+"""
+import json
+
+from ..data.readers import READERS
+
+
+def add_info(actions):
+    parser = actions.add_parser(
+        "info", help="summarise a dataset: splits, tags, years, artists, problems",
+        description="Read a dataset in its published layout and print its tracks per split, "
+                    "tags per category, years (range and per decade), artists, genres and "
+                    "the problems found. Missing audio and bad records are counted, not "
+                    "fatal; an unreadable metadata file is an error.")
+    parser.add_argument("dataset", metavar="DATASET", choices=sorted(READERS),
+                        help="one of: " + ", ".join(sorted(READERS)))
+    parser.add_argument("root", metavar="DIR", help="the dataset's root folder")
+    parser.add_argument("--splits", metavar="DIR", dest="splits_dir",
+                        help="folder of the split lists (GTZAN *_filtered.txt; MTG-Jamendo "
+                             "split-N/ or its parent), if not under DIR")
+    parser.add_argument("--category", metavar="C",
+                        help="MTG-Jamendo category: genre, instrument, moodtheme or all "
+                             "(default: all)")
+    parser.add_argument("--split-number", type=int, metavar="N", dest="split",
+                        help="MTG-Jamendo split-N to read (default: 0)")
+    parser.add_argument("--audio", metavar="EXT",
+                        help="MTG-Jamendo files to look for: mp3 (default), wav, ogg, flac or "
+                             "npy (mels)")
+    parser.add_argument("--min-year", type=int, metavar="YEAR",
+                        help="MSD: leave out tracks released before YEAR")
+    parser.add_argument("--strict", action="store_true",
+                        help="stop at the first bad record instead of counting it")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(handler=run_info)
+
+
+def run_info(args):
+    from ..data.info import dataset_info, format_info
+
+    options = {key: getattr(args, key)
+               for key in ("splits_dir", "category", "split", "audio", "min_year")
+               if getattr(args, key) is not None}
+    info = dataset_info(args.dataset, args.root, on_error="raise" if args.strict else "skip",
+                        **options)
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+    else:
+        print(format_info(info))
+    return 0
+
+
+ACTIONS = [add_info]
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "data", help="inspect datasets (MSD, Melon, GTZAN, MTG-Jamendo)",
+        description="Work with datasets in their published layouts.",
+        epilog="Run 'era-zoo data ACTION --help' for the options of one action.")
+    actions = parser.add_subparsers(dest="data_action", metavar="ACTION")
+    actions.required = True
+    for add_action in ACTIONS:
+        add_action(actions)

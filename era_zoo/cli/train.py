@@ -1,0 +1,62 @@
+"""``era-zoo train``: train a recipe into a run directory (resumable)."""
+
+EPILOG = """\
+examples:
+  era-zoo train recipes/contrastive_a2p.toml --data /data/melon
+  era-zoo train recipes/audio_cnn.toml --data /data/msd --epochs 50 --out runs/cnn
+  era-zoo train recipes/baseline_cf.toml --data /data/melon \\
+      --set model.encoder.channels=[32,32,64,64,64,64,128] --batch-size 32
+
+Run the same command again with the same --out to resume an interrupted run
+(or to extend a finished one with a larger --epochs). On several machines,
+start the command on each with its own TF_CONFIG and --strategy multiworker.
+"""
+
+
+def register(subparsers):
+    import argparse
+    parser = subparsers.add_parser(
+        "train", help="train a model from a recipe (resumable, TensorBoard, projector)",
+        description="Train the model of a TOML recipe on a dataset. The run directory "
+                    "gets the resolved recipe, periodic and best checkpoints, "
+                    "history.csv, TensorBoard scalars, the projector of the validation "
+                    "embeddings and the final model.keras; an interrupted run resumes "
+                    "where it stopped.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipe", metavar="RECIPE",
+                        help="a recipe .toml (recipes/ has one per model), or a run "
+                             "directory's recipe.toml")
+    parser.add_argument("--data", metavar="DIR",
+                        help="dataset root (replaces the recipe's data.root)")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"),
+                        default="default",
+                        help="default: one device; mirrored: every local GPU; "
+                             "multiworker: several machines, each with its TF_CONFIG")
+    parser.add_argument("--epochs", type=int, metavar="N", help="training.epochs")
+    parser.add_argument("--steps-per-epoch", type=int, metavar="N",
+                        help="training.steps_per_epoch (default: one pass over the "
+                             "training split)")
+    parser.add_argument("--batch-size", type=int, metavar="N",
+                        help="training.batch_size (the global batch)")
+    parser.add_argument("--out", metavar="RUN_DIR",
+                        help="run directory (default: runs/<recipe name>)")
+    parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                        dest="overrides",
+                        help="override any recipe value, VALUE in TOML syntax, e.g. "
+                             "--set training.optimizer.learning_rate=3e-4 "
+                             "(repeatable)")
+    parser.set_defaults(handler=run)
+
+
+def run(args):
+    from ..training import train
+    result = train(args.recipe, data=args.data, strategy=args.strategy, epochs=args.epochs,
+                   steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
+                   out=args.out, overrides=args.overrides)
+    if result.status == "nan":
+        key, value = result.nan
+        print(f"era-zoo train: stopped on {key} = {value}; see {result.run_dir}")
+        return 3
+    print(f"era-zoo train: done, {result.position.epoch} epoch(s); run directory "
+          f"{result.run_dir}")
+    return 0

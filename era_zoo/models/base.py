@@ -1,0 +1,222 @@
+"""What every zoo model shares: construction from config, the one place the
+objective is computed, the training steps, loss-term metrics, embedding.
+
+The objective of a model is ``compute_losses(batch, training, gather)``:
+``forward`` (the layers) then ``objective`` (pure loss arithmetic on the
+batch and the forward outputs), returning a dict of named terms whose
+"loss" entry is the total. Everything else calls it:
+
+- TensorFlow backend: ``train_step``/``test_step`` below, which add only
+  what distribution needs (MirroredStrategy, MultiWorkerMirroredStrategy):
+  the loss divided by ``num_replicas_in_sync`` (the optimizer sums the
+  replicas' gradients), contrastive rows gathered from all replicas with the
+  replica context's differentiable ``all_gather`` when ``gather_negatives``
+  (every replica then computes the global batch's contrastive loss; with
+  equal per-replica batches, so drop_remainder, one mirrored step equals
+  the single-device step on the global batch), and synchronized BatchNorm.
+- Other backends (JAX, torch): Keras' own steps call ``call`` (= forward)
+  and the ``compute_loss``/``compute_metrics`` overrides, which evaluate the
+  same ``objective`` with per-device negatives.
+
+Models build their variables at construction from their config (input
+shapes are configuration), so they are ready for ``fit`` under a strategy,
+for ``load_weights`` and for counting parameters. Create a model inside
+``strategy.scope()`` to train it there.
+"""
+import keras
+import numpy as np
+
+from ..audio.presets import MelSpec, get_preset
+from ..errors import ConfigError
+from ..layers.audio_encoder import AudioEncoder
+from . import embedding
+
+
+def _identity(x):
+    return x
+
+
+def _distributed_tf():
+    """True when a TF distribution strategy with several replicas is active."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+    return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1
+
+
+def resolve_synchronized_bn(value):
+    """None (auto): synchronized BatchNorm exactly when the model is created
+    under a multi-replica TF strategy. True needs the TF backend."""
+    if value is None:
+        return _distributed_tf()
+    if value and keras.backend.backend() != "tensorflow":
+        raise ConfigError("synchronized_bn", "True needs the TensorFlow backend",
+                          f"the backend is {keras.backend.backend()}; leave it None")
+    return bool(value)
+
+
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+    class _Steps:
+        """TF train/test steps: the shared objective plus what distribution needs."""
+
+        def _replica_gather(self):
+            context = tf.distribute.get_replica_context()
+            if (not self.gather_negatives or context is None
+                    or context.num_replicas_in_sync == 1):
+                return _identity
+            return lambda x: context.all_gather(x, axis=0)
+
+        def train_step(self, data):
+            batch = self._batch_from_data(data)
+            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+            with tf.GradientTape() as tape:
+                terms = self.compute_losses(batch, training=True,
+                                            gather=self._replica_gather())
+                loss = self.optimizer.scale_loss(terms["loss"] / replicas)
+            weights = self.trainable_weights
+            self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+            return self._record(terms)
+
+        def test_step(self, data):
+            batch = self._batch_from_data(data)
+            terms = self.compute_losses(batch, training=False, gather=self._replica_gather())
+            return self._record(terms)
+else:
+    class _Steps:
+        """Other backends use Keras' own steps (see compute_loss below)."""
+
+
+class ZooModel(_Steps, keras.Model):
+    """Base of the nine models. Subclasses set ``zoo_name``, ``loss_terms``,
+    ``input_keys``, ``target_keys`` and define ``forward(batch, training)``
+    (layers only: batch dict -> dict of output tensors) and
+    ``objective(batch, outputs, gather)`` (loss arithmetic only -> dict of
+    terms, "loss" the total), then call ``_finish_init()``.
+
+    Common config: ``encoder`` (AudioEncoder keyword arguments, merged over
+    the family's defaults), ``mel`` (MelSpec preset name or dict: the
+    features the model expects; its n_mels must match the encoder),
+    ``gather_negatives`` (gather contrastive rows across replicas),
+    ``synchronized_bn`` (None = auto).
+    """
+
+    zoo_name = None
+    loss_terms = ("loss",)
+    input_keys = ("mel",)
+    target_keys = ()
+    default_mel = "melon48"
+    default_encoder = {}
+
+    def __init__(self, encoder=None, mel=None, gather_negatives=True,
+                 synchronized_bn=None, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder_config = {**self.default_encoder, **dict(encoder or {})}
+        for key in ("synchronized_bn", "name"):
+            self.encoder_config.pop(key, None)
+        self.mel = self.default_mel if mel is None else mel
+        self.mel_spec = get_preset(self.mel)
+        self.gather_negatives = bool(gather_negatives)
+        self.synchronized_bn = synchronized_bn
+        try:
+            self.audio_encoder = AudioEncoder(
+                **self.encoder_config, name="audio_encoder",
+                synchronized_bn=resolve_synchronized_bn(synchronized_bn))
+        except TypeError as e:
+            raise ConfigError("encoder", str(e),
+                              "keys: n_mels, n_frames, channels, pools, hidden_dim, "
+                              "output_dim, dropout") from None
+        if self.audio_encoder.n_mels != self.mel_spec.n_mels:
+            raise ConfigError("encoder.n_mels",
+                              f"{self.audio_encoder.n_mels} does not match mel "
+                              f"{self.mel_spec.name!r} ({self.mel_spec.n_mels} bands)")
+        self.term_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_terms}
+
+    def _finish_init(self):
+        """Subclasses call this last: creates every variable from the config."""
+        self.forward(self.example_batch(2), training=False)
+        self.built = True
+
+    def build(self, input_shape=None):
+        # Built at construction; Keras may call this again when loading.
+        self.built = True
+
+    # --- inputs -------------------------------------------------------------
+    def example_batch(self, batch_size=2):
+        """A batch of zeros with the input keys and shapes the model reads."""
+        enc = self.audio_encoder
+        return {"mel": np.zeros((batch_size, enc.n_mels, enc.n_frames), np.float32)}
+
+    def _as_batch(self, inputs, keys):
+        if not isinstance(inputs, dict):
+            inputs = {"mel": inputs}
+        missing = [k for k in keys if k not in inputs]
+        if missing:
+            raise ConfigError("batch", f"{type(self).__name__} needs key(s) {missing}",
+                              f"a batch is a dict with {', '.join(keys)}")
+        mel = inputs["mel"]
+        shape = tuple(getattr(mel, "shape", ()))[-2:]
+        expected = (self.audio_encoder.n_mels, self.audio_encoder.n_frames)
+        if len(shape) == 2 and None not in shape and tuple(shape) != expected:
+            raise ConfigError("mel", f"chunks are {tuple(shape)}, the model takes "
+                                     f"{expected} (n_mels, frames)",
+                              "crop or chunk the mel to the model's n_frames")
+        return inputs
+
+    def _batch_from_data(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if y is not None or not isinstance(x, dict):
+            raise ConfigError("batch", "era_zoo models train on dict batches",
+                              f"yield dicts with {', '.join(self.input_keys + self.target_keys)}")
+        return x
+
+    # --- the objective ------------------------------------------------------
+    def compute_losses(self, batch, training=False, gather=None):
+        """The model's objective on a dict batch: {"loss": total, term: value}.
+        ``gather`` maps a per-replica tensor to the rows of all replicas."""
+        batch = self._as_batch(batch, self.input_keys + self.target_keys)
+        outputs = self.forward(batch, training=training)
+        return self.objective(batch, outputs, gather or _identity)
+
+    def call(self, inputs, training=False):
+        return self.forward(self._as_batch(inputs, self.input_keys), training=training)
+
+    # --- Keras' default steps (non-TF backends) -----------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return self.objective(x, y_pred)["loss"]
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return self._record(self.objective(x, y_pred))
+
+    # --- metrics ------------------------------------------------------------
+    @property
+    def metrics(self):
+        return list(self.term_trackers.values())
+
+    def _record(self, terms):
+        for name, tracker in self.term_trackers.items():
+            tracker.update_state(terms[name])
+        return {name: tracker.result() for name, tracker in self.term_trackers.items()}
+
+    # --- embeddings ---------------------------------------------------------
+    def embed(self, x, sample_rate=None, level="projection", batch_size=64):
+        """Embeddings of one track from this model's audio encoder:
+        {"chunks": (n_chunks, d), "track": (d,) mean}. ``x``: a waveform
+        (samples,) with ``sample_rate``, a (n_mels, frames) log-mel (cut
+        into non-overlapping n_frames chunks) or (n_chunks, n_mels,
+        n_frames) chunks. ``level``: "projection" or "trunk"."""
+        return embedding.embed(self.audio_encoder, self.mel_spec, x, sample_rate,
+                               level, batch_size)
+
+    # --- config -------------------------------------------------------------
+    def get_config(self):
+        mel = self.mel.to_dict() if isinstance(self.mel, MelSpec) else self.mel
+        return {"name": self.name, "trainable": self.trainable,
+                "encoder": dict(self.encoder_config), "mel": mel,
+                "gather_negatives": self.gather_negatives,
+                "synchronized_bn": self.synchronized_bn}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,80 @@
+"""Paper B's supervised baselines: the same audio encoder with linear heads
+on its 128-d embedding, trained on the side information directly: sigmoid
+binary cross-entropy on multi-hot genres, mean squared error to the CF
+vector, or their sum. Batches: "mel", "genre_multi_hot" (batch, n_genres)
+float32, "cf" (batch, 301) float32."""
+import keras
+from keras import layers, ops
+
+from ..layers.cf_encoder import CF_DIM
+from .base import ZooModel, _identity
+from .contrastive import DEFAULT_N_GENRES
+
+
+class BaselineModel(ZooModel):
+    uses_genre = uses_cf = False
+
+    def __init__(self, n_genres=DEFAULT_N_GENRES, cf_dim=CF_DIM, **kwargs):
+        super().__init__(**kwargs)
+        self.n_genres, self.cf_dim = int(n_genres), int(cf_dim)
+        width = self.audio_encoder.output_dim
+        if self.uses_genre:
+            self.genre_head = layers.Dense(self.n_genres, name="genre_head")
+            self.genre_head.build((None, width))
+        if self.uses_cf:
+            self.cf_head = layers.Dense(self.cf_dim, name="cf_head")
+            self.cf_head.build((None, width))
+        self._finish_init()
+
+    def forward(self, batch, training=False):
+        h = self.audio_encoder(batch["mel"], training=training)
+        outputs = {"embedding": h}
+        if self.uses_genre:
+            outputs["genre_logits"] = self.genre_head(h)
+        if self.uses_cf:
+            outputs["cf"] = self.cf_head(h)
+        return outputs
+
+    def objective(self, batch, outputs, gather=_identity):
+        terms = {}
+        if self.uses_genre:
+            terms["genre_bce"] = ops.mean(ops.binary_crossentropy(
+                ops.cast(batch["genre_multi_hot"], "float32"),
+                ops.cast(outputs["genre_logits"], "float32"), from_logits=True))
+        if self.uses_cf:
+            terms["cf_mse"] = ops.mean(ops.square(
+                ops.cast(outputs["cf"], "float32") - ops.cast(batch["cf"], "float32")))
+        return {"loss": sum(terms.values()), **terms}
+
+    def get_config(self):
+        return {**super().get_config(), "n_genres": self.n_genres, "cf_dim": self.cf_dim}
+
+
+@keras.saving.register_keras_serializable(package="era_zoo")
+class BaselineGenre(BaselineModel):
+    """Audio encoder -> linear n_genres, sigmoid BCE on "genre_multi_hot"."""
+
+    zoo_name = "baseline_genre"
+    loss_terms = ("loss", "genre_bce")
+    target_keys = ("genre_multi_hot",)
+    uses_genre = True
+
+
+@keras.saving.register_keras_serializable(package="era_zoo")
+class BaselineCF(BaselineModel):
+    """Audio encoder -> linear 301, mean squared error to "cf"."""
+
+    zoo_name = "baseline_cf"
+    loss_terms = ("loss", "cf_mse")
+    target_keys = ("cf",)
+    uses_cf = True
+
+
+@keras.saving.register_keras_serializable(package="era_zoo")
+class BaselineGenreCF(BaselineModel):
+    """Both heads; the loss is BCE + MSE."""
+
+    zoo_name = "baseline_genre_cf"
+    loss_terms = ("loss", "genre_bce", "cf_mse")
+    target_keys = ("genre_multi_hot", "cf")
+    uses_genre = uses_cf = True

@@ -1,0 +1,381 @@
+"""Training recipes: TOML files that say which model to train on which data,
+with which hyperparameters.
+
+A recipe is read with :mod:`tomllib`, merged over :data:`DEFAULTS`, given
+command-line overrides (``--set training.batch_size=4``) and validated before
+anything heavy happens: unknown keys, an unknown model, a missing data root,
+wrong types and a mel preset the model cannot take each fail at once with a
+:class:`~era_zoo.errors.ConfigError` naming the field.
+
+Sections
+--------
+``[model]``
+    ``name`` (a registry name); every other key is passed to
+    ``era_zoo.create_model`` as model configuration.
+``[data]``
+    ``reader`` and ``root`` (the dataset), ``mel`` (preset name), ``frames``
+    (training crop length), ``source`` (``auto``/``mel``/``audio``), split
+    names, ``cache_dir``, ``on_error``; ``[data.options]`` goes to the reader.
+``[sideinfo.cf]``, ``[sideinfo.genre]``, ``[sideinfo.text]``
+    Keyword arguments of the side-information builders (only the ones the
+    model needs are built).
+``[training]``
+    ``epochs``, ``batch_size``, ``drop_remainder``, ``steps_per_epoch``,
+    ``validation_steps``, ``seed``; ``[training.optimizer]``.
+``[checkpoints]``
+    ``every_epochs``, ``best``, ``monitor``, ``mode``, ``backup_every_steps``.
+``[logging]``
+    ``tensorboard``, ``update_freq`` (batches between scalar points).
+``[projector]``
+    ``enabled``, ``split``, ``max_tracks``, ``embedding``.
+"""
+import copy
+import inspect
+import os
+import tomllib
+from pathlib import Path
+
+from ..errors import ConfigError
+
+# Paper A (era recognition) and paper B (contrastive) model names. Which
+# family a model is in decides its default mel preset and the side features
+# it reads; the registry remains the one list of what can be built.
+ERA_MODELS = ("audio_cnn", "audio_suc", "audioart_mmc")
+CONTRASTIVE_MODELS = ("contrastive_a2g", "contrastive_a2p",
+                      "contrastive_a2g_a2p_g2p", "baseline_genre",
+                      "baseline_cf", "baseline_genre_cf")
+
+# Mel bands each family is built for (DESIGN.md): paper B's encoder on
+# Melon's 48-band features, paper A's on 224 bands. A recipe may change the
+# model's ``n_mels`` together with the preset, never one without the other.
+FAMILY_N_MELS = {**{m: 224 for m in ERA_MODELS},
+                 **{m: 48 for m in CONTRASTIVE_MODELS}}
+FAMILY_PRESET = {**{m: "era224" for m in ERA_MODELS},
+                 **{m: "melon48" for m in CONTRASTIVE_MODELS}}
+
+# Readers whose data are precomputed mels of a fixed band count: the preset
+# must agree with what is on disk.
+READER_MEL_BANDS = {"melon": 48}
+
+# Sections whose keys are free (passed on as keyword arguments and checked
+# against the receiving function's signature later).
+FREE_SECTIONS = ("model", "data.options", "sideinfo.cf", "sideinfo.genre",
+                 "sideinfo.text")
+
+# Defaults are paper B's training set-up (DESIGN.md, "Training"); recipes for
+# paper A override what differs. ``None`` marks "no value" for optional
+# strings (TOML has no null: leave the key out or give "").
+DEFAULTS = {
+    "model": {"name": None},
+    "data": {
+        "reader": None,
+        "root": None,
+        "mel": None,            # None: the model family's preset
+        "source": "auto",       # auto: precomputed mels where the table has them
+        "frames": 256,
+        "train_split": "train",
+        "valid_split": "valid",
+        "cache_dir": "",
+        "on_error": "raise",
+        "options": {},
+    },
+    "sideinfo": {"cf": {}, "genre": {}, "text": {}},
+    "training": {
+        "epochs": 400,
+        "batch_size": 128,
+        "drop_remainder": True,
+        "steps_per_epoch": 0,   # 0: one pass over the training split
+        "validation_steps": 0,  # 0: the whole validation split
+        "seed": 0,
+        "optimizer": {
+            "name": "adam",
+            "learning_rate": 1e-4,
+            "weight_decay": 1e-4,
+            "weight_decay_mode": "l2",
+            "beta_1": 0.9,
+            "beta_2": 0.999,
+            "epsilon": 1e-8,
+            "clipnorm": 0.0,
+        },
+    },
+    "checkpoints": {
+        "every_epochs": 20,
+        "best": True,
+        "monitor": "val_loss",
+        "mode": "min",
+        "backup_every_steps": 100,
+    },
+    "logging": {
+        "tensorboard": True,
+        "update_freq": 50,
+    },
+    "projector": {
+        "enabled": True,
+        "split": "valid",
+        "max_tracks": 2000,
+        "embedding": "projection",
+    },
+}
+
+CHOICES = {
+    "data.source": ("auto", "mel", "audio"),
+    "data.on_error": ("raise", "skip"),
+    "training.optimizer.name": ("adam",),
+    "training.optimizer.weight_decay_mode": ("l2", "decoupled"),
+    "checkpoints.mode": ("min", "max"),
+    "projector.split": ("train", "valid", "test"),
+    "projector.embedding": ("projection", "trunk"),
+}
+
+POSITIVE_INTS = ("data.frames", "training.epochs", "training.batch_size")
+NON_NEGATIVE = ("training.steps_per_epoch", "training.validation_steps",
+                "checkpoints.every_epochs", "checkpoints.backup_every_steps",
+                "logging.update_freq", "projector.max_tracks",
+                "training.optimizer.weight_decay", "training.optimizer.clipnorm")
+POSITIVE_FLOATS = ("training.optimizer.learning_rate",
+                   "training.optimizer.epsilon")
+
+
+def load_recipe(source, *, data_root=None, overrides=(), check_model=True):
+    """Read, merge, override and validate a recipe.
+
+    ``source`` is a path to a TOML file or a dict of the same shape.
+    ``data_root`` replaces ``data.root``; ``overrides`` are ``"key=value"``
+    strings (value in TOML syntax; bare words are strings). Returns the
+    resolved recipe as a plain nested dict.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError("recipe", f"no recipe file at {path}",
+                              "give a path to a .toml file, e.g. recipes/contrastive_a2p.toml")
+        try:
+            with path.open("rb") as f:
+                raw = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(str(path), f"not valid TOML: {e}") from None
+    else:
+        raw = copy.deepcopy(dict(source))
+    for item in overrides:
+        key, value = parse_override(item)
+        _set_dotted(raw, key, value)
+    if data_root is not None:
+        raw.setdefault("data", {})["root"] = str(data_root)
+    recipe = _merge(DEFAULTS, raw, "")
+    validate(recipe, check_model=check_model)
+    return resolve(recipe)
+
+
+def resolve(recipe):
+    """Fill in what follows from other fields, so the recipe written into a
+    run directory is explicit: the mel preset, and the model's ``mel`` and
+    encoder input length (which must agree with ``data``)."""
+    data, model = recipe["data"], recipe["model"]
+    data["mel"] = mel_preset_name(recipe)
+    if model.setdefault("mel", data["mel"]) != data["mel"]:
+        raise ConfigError("data.mel", f"{data['mel']!r} differs from model.mel "
+                          f"{model['mel']!r}", "the model is built for the features it reads")
+    encoder = model.setdefault("encoder", {})
+    if not isinstance(encoder, dict):
+        raise ConfigError("model.encoder", "must be a table of AudioEncoder arguments")
+    if encoder.setdefault("n_frames", data["frames"]) != data["frames"]:
+        raise ConfigError("data.frames", f"{data['frames']} differs from "
+                          f"model.encoder.n_frames {encoder['n_frames']}",
+                          "the training crop is the encoder's input length")
+    return recipe
+
+
+def parse_override(item):
+    """``"training.batch_size=4"`` -> ``("training.batch_size", 4)``."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError("--set", f"{item!r} is not key=value",
+                          "e.g. --set training.batch_size=4")
+    text = text.strip()
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text  # a bare word: a string
+    return key, value
+
+
+def _set_dotted(tree, key, value):
+    parts = key.split(".")
+    node = tree
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(".".join(parts[:i + 1]), "is a value, not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def _merge(defaults, given, prefix):
+    """Defaults overlaid with ``given``; unknown keys are errors except in
+    free sections."""
+    if not isinstance(given, dict):
+        raise ConfigError(prefix or "recipe", "must be a table (section)")
+    out = copy.deepcopy(defaults)
+    free = prefix.rstrip(".") in FREE_SECTIONS
+    for key, value in given.items():
+        field = f"{prefix}{key}"
+        if key not in defaults:
+            if free:
+                out[key] = value
+                continue
+            known = ", ".join(sorted(defaults))
+            raise ConfigError(field, "unknown key", f"known keys here: {known}")
+        default = defaults[key]
+        if isinstance(default, dict):
+            out[key] = _merge(default, value, f"{field}.")
+        else:
+            out[key] = _check_type(field, default, value)
+    return out
+
+
+def _check_type(field, default, value):
+    if default is None:
+        if not isinstance(value, str):
+            raise ConfigError(field, f"must be a string, not {value!r}")
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(field, f"must be true or false, not {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(field, f"must be an integer, not {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(field, f"must be a number, not {value!r}")
+        return float(value)
+    if isinstance(default, str) and not isinstance(value, str):
+        raise ConfigError(field, f"must be a string, not {value!r}")
+    return value
+
+
+def get(recipe, dotted):
+    node = recipe
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def validate(recipe, check_model=True):
+    for field, choices in CHOICES.items():
+        value = get(recipe, field)
+        if value is not None and value not in choices:
+            raise ConfigError(field, f"{value!r} is not one of {', '.join(choices)}")
+    for field in POSITIVE_INTS:
+        if get(recipe, field) < 1:
+            raise ConfigError(field, f"must be at least 1, not {get(recipe, field)}")
+    for field in NON_NEGATIVE:
+        if get(recipe, field) < 0:
+            raise ConfigError(field, f"must not be negative, not {get(recipe, field)}")
+    for field in POSITIVE_FLOATS:
+        if not get(recipe, field) > 0:
+            raise ConfigError(field, f"must be positive, not {get(recipe, field)}")
+    for field in ("training.optimizer.beta_1", "training.optimizer.beta_2"):
+        if not 0 <= get(recipe, field) < 1:
+            raise ConfigError(field, f"must be in [0, 1), not {get(recipe, field)}")
+
+    name = recipe["model"]["name"]
+    if not name:
+        raise ConfigError("model.name", "missing", "name one of the registry's models")
+    if check_model:
+        _check_model(name, recipe["model"])
+
+    from ..data.readers import READERS
+    data = recipe["data"]
+    if data["reader"] not in READERS:
+        problem = f"unknown dataset reader {data['reader']!r}" if data["reader"] else "missing"
+        raise ConfigError("data.reader", problem, f"one of {', '.join(sorted(READERS))}")
+    if not data["root"]:
+        raise ConfigError("data.root", "missing",
+                          "set it in the recipe or pass --data DIR")
+    if not Path(data["root"]).is_dir():
+        raise ConfigError("data.root", f"no dataset directory at {data['root']}",
+                          "pass --data DIR with the dataset's root")
+    if data["train_split"] == data["valid_split"]:
+        raise ConfigError("data.valid_split",
+                          f"is the training split {data['train_split']!r}")
+    _check_mel(recipe)
+
+
+def model_classes():
+    """Registry name -> model class of the zoo's nine models."""
+    from ..models import MODEL_CLASSES
+    return {cls.zoo_name: cls for cls in MODEL_CLASSES}
+
+
+def model_arguments(cls):
+    """Configuration keys a zoo model class accepts: the named arguments of
+    every ``__init__`` from the class up to ``keras.Model`` (the zoo's
+    constructors pass ``**kwargs`` up), plus Keras' ``name``."""
+    import keras
+    accepted = {"name"}
+    for klass in cls.__mro__:
+        if klass is keras.Model:
+            break
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for pname, p in inspect.signature(init).parameters.items():
+            if pname != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                accepted.add(pname)
+    return accepted
+
+
+def _check_model(name, model_section):
+    classes = model_classes()
+    if name not in classes:
+        raise ConfigError("model.name", f"unknown model {name!r}",
+                          f"known models: {', '.join(sorted(classes))}")
+    accepted = model_arguments(classes[name])
+    for key in model_section:
+        if key not in accepted:
+            raise ConfigError(f"model.{key}", f"not an argument of model {name!r}",
+                              f"accepted: {', '.join(sorted(accepted - {'name'}))}")
+
+
+def model_family(name):
+    return "era" if name in ERA_MODELS else "contrastive"
+
+
+def mel_preset_name(recipe):
+    """data.mel, else the model's own ``mel``, else the family's preset."""
+    model_mel = recipe["model"].get("mel")
+    return (recipe["data"]["mel"] or (model_mel if isinstance(model_mel, str) else None)
+            or FAMILY_PRESET.get(recipe["model"]["name"], "melon48"))
+
+
+def _check_mel(recipe):
+    from ..audio.presets import get_preset
+    name = recipe["model"]["name"]
+    preset = mel_preset_name(recipe)
+    try:
+        spec = get_preset(preset)
+    except ConfigError as e:
+        raise ConfigError("data.mel", e.problem, e.hint) from None
+    encoder = recipe["model"].get("encoder")
+    encoder = encoder if isinstance(encoder, dict) else {}
+    expected = encoder.get("n_mels", FAMILY_N_MELS.get(name))
+    if expected is not None and spec.n_mels != expected:
+        raise ConfigError(
+            "data.mel",
+            f"preset {preset!r} has {spec.n_mels} mel bands but model {name!r} "
+            f"takes {expected}",
+            f"use mel = {FAMILY_PRESET.get(name)!r}, or set model.encoder.n_mels "
+            f"with a preset of that many bands")
+    reader = recipe["data"]["reader"]
+    on_disk = READER_MEL_BANDS.get(reader)
+    if (on_disk is not None and recipe["data"]["source"] != "audio"
+            and spec.n_mels != on_disk):
+        raise ConfigError(
+            "data.mel",
+            f"the {reader} dataset ships {on_disk}-band mels but preset "
+            f"{preset!r} has {spec.n_mels}",
+            "use a preset with as many bands, or data.source = 'audio' where "
+            "the dataset has audio")
