@@ -148,7 +148,8 @@ def test_precomputed_vector_errors_name_file_and_artist(tmp_path):
     np.savez(tmp_path / "keys.npz", ids=np.array(["a"]), vectors=np.ones((1, 3)))
     with pytest.raises(DataError, match=r"keys\.npz.*'artist_ids'"):
         load_precomputed_vectors(tmp_path / "keys.npz", ["a"])
-    np.savez(tmp_path / "obj.npz", artist_ids=np.array(["a"], dtype=object), vectors=np.ones((1, 3)))
+    np.savez(tmp_path / "obj.npz", artist_ids=np.array(["a"], dtype=object),
+             vectors=np.ones((1, 3)))
     with pytest.raises(DataError, match="obj.npz"):
         load_precomputed_vectors(tmp_path / "obj.npz", ["a"])
     np.save(tmp_path / "lone.npy", np.ones((1, 3)))

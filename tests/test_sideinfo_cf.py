@@ -121,6 +121,11 @@ def test_second_call_loads_from_cache(tmp_path, monkeypatch):
         playlist_cf_vectors(playlists, train, cache_dir=tmp_path, **dict(FAST, seed=1))
     with pytest.raises(AssertionError, match="refitted"):
         playlist_cf_vectors(dict(playlists, p0=["t0", "t1"]), train, cache_dir=tmp_path, **FAST)
+    # A damaged entry is an error naming its folder, not a silent refit.
+    entry = tmp_path / f"cf-{first.counts['cache']['key']}"
+    (entry / "vectors.npy").write_bytes(b"not an array")
+    with pytest.raises(DataError, match=entry.name):
+        playlist_cf_vectors(playlists, train, cache_dir=tmp_path, **FAST)
 
 
 def test_save_load_round_trip_and_bad_files(tmp_path):

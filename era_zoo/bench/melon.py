@@ -38,14 +38,22 @@ from .report import Stopwatch, summarize
 
 
 def continue_playlists(query_lists, query_vectors, candidate_vectors, *, k=100, per_query=100,
-                       exclude=None, block_size=1024, progress=False, clock=None):
+                       exclude=None, block_size=1024, chunk=4096, progress=False, clock=None):
     """Continuations of many playlists at once.
 
     ``query_lists``: one int array per playlist of row indices into
     ``query_vectors``; ``exclude``: optional (n_query_vectors,) candidate
     index each query may not retrieve (-1 for none). Returns an (n_playlists,
     k) int32 array of candidate indices, best first, padded with -1.
+
+    Each distinct query is searched once. The tally per playlist is a sparse
+    sum: a playlist x candidate matrix whose entries add ``W + similarity``
+    per retrieval, with W larger than twice the longest playlist, so one
+    number orders by count first and summed similarity second (scipy sums
+    the duplicates in C). Playlists go through ``chunk`` at a time to bound
+    memory.
     """
+    from scipy import sparse
     clock = clock or Stopwatch()
     lengths = np.fromiter((len(q) for q in query_lists), np.int64, len(query_lists))
     flat = (np.concatenate(query_lists) if lengths.sum() else np.zeros(0, np.int64)).astype(np.int64)
@@ -56,22 +64,29 @@ def continue_playlists(query_lists, query_vectors, candidate_vectors, *, k=100, 
                                         block_size=block_size, exclude=ex, progress=progress)
     row_of = np.full(len(query_vectors), -1, np.int64)
     row_of[used] = np.arange(len(used))
-    out = np.full((len(query_lists), k), -1, np.int32)
+    n_pl, n_cand, width = len(query_lists), len(candidate_vectors), top_idx.shape[1]
+    out = np.full((n_pl, k), -1, np.int32)
+    weight = 2.0 * (lengths.max(initial=0) + 1)
+    offsets = np.r_[0, np.cumsum(lengths)]
     with clock("aggregate"):
-        offsets = np.r_[0, np.cumsum(lengths)]
-        for p in tqdm(range(len(query_lists)), desc="aggregating", unit="playlist",
-                      disable=not progress, mininterval=1.0):
-            rows = row_of[flat[offsets[p]:offsets[p + 1]]]
-            if len(rows) == 0:
-                continue
-            if len(rows) == 1:  # already ranked by similarity, every count is 1
-                ranked = top_idx[rows[0], :k]
-            else:
-                items = top_idx[rows].ravel()
-                uniq, inverse, counts = np.unique(items, return_inverse=True, return_counts=True)
-                sim_sum = np.bincount(inverse, weights=top_sim[rows].ravel())
-                ranked = uniq[np.lexsort((uniq, -sim_sum, -counts))[:k]]
-            out[p, :len(ranked)] = ranked
+        for start in tqdm(range(0, n_pl, chunk), desc="aggregating", unit="chunk", disable=not progress):
+            stop = min(start + chunk, n_pl)
+            rows = row_of[flat[offsets[start]:offsets[stop]]]
+            tally = sparse.csr_matrix(
+                (weight + top_sim[rows].ravel().astype(np.float64), top_idx[rows].ravel(),
+                 np.r_[0, np.cumsum(lengths[start:stop] * width)]),
+                shape=(stop - start, n_cand))
+            tally.sum_duplicates()
+            for p in range(stop - start):
+                lo, hi = tally.indptr[p], tally.indptr[p + 1]
+                if lo == hi:
+                    continue
+                cols, score = tally.indices[lo:hi], tally.data[lo:hi]
+                if hi - lo > k:
+                    keep = np.argpartition(score, hi - lo - k)[hi - lo - k:]
+                    cols, score = cols[keep], score[keep]
+                order = np.lexsort((cols, -score))
+                out[start + p, :len(order)] = cols[order]
     return out
 
 

@@ -45,10 +45,22 @@ def run_demo(args):
 
 
 def _quiet_tensorflow():
+    """Import TensorFlow with its start-up chatter (CUDA probes logged from C++
+    before any log level applies) sent to /dev/null; errors still surface."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+            tf.constant(0.0) + 1.0  # device initialisation logs here
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
     import absl.logging
     absl.logging.set_verbosity(absl.logging.ERROR)
+    tf.get_logger().setLevel("ERROR")
 
 
 def _find_clips(folder):

@@ -125,7 +125,8 @@ def _read_index(path, on_error, problems):
                 continue
             parts = [p.strip() for p in line.split(":::")]
             if len(parts) != 3 or not parts[0]:
-                err = DataError(path, f"line {lineno}: expected 'file ::: artist ::: title', got {line!r}")
+                err = DataError(path, f"line {lineno}: expected 'file ::: artist ::: title', "
+                                      f"got {line!r}")
                 problems.raise_or_skip(err, on_error, "malformed_index_line")
                 continue
             stem = os.path.splitext(parts[0])[0]

@@ -47,7 +47,8 @@ def summarize(table):
     info = {
         "dataset": table.name,
         "tracks": len(tracks),
-        "splits": {**{s: split_counts.get(s, 0) for s in SPLITS}, "none": split_counts.get(None, 0)},
+        "splits": {**{s: split_counts.get(s, 0) for s in SPLITS},
+                   "none": split_counts.get(None, 0)},
         "audio_files": sum(t.audio_path is not None for t in tracks),
         "mel_files": sum(t.mel_path is not None for t in tracks),
         "tags": {cat: len(tags) for cat, tags in categories.items()},
@@ -80,7 +81,8 @@ def format_info(info):
     lines.append(f"  audio files   {info['audio_files']} of {info['tracks']}")
     lines.append(f"  mel files     {info['mel_files']} of {info['tracks']}")
     if info["tags"]:
-        lines.append("  tags          " + ", ".join(f"{cat} {n}" for cat, n in info["tags"].items()))
+        per_category = ", ".join(f"{cat} {n}" for cat, n in info["tags"].items())
+        lines.append(f"  tags          {per_category}")
     lines.append(f"  genres        {info['genres']}")
     lines.append(f"  artists       {info['artists']}")
     years = info["years"]

@@ -24,9 +24,10 @@ Without ``splits_dir`` the split folder is looked for as ``root/split-N``,
 ``root/splits/split-N`` and ``root/data/splits/split-N``; ``splits_dir`` may
 be the folder holding ``split-N`` or ``split-N`` itself.
 """
+import os
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .problems import ProblemReport
 from .readers import check_on_error
 from .table import Track, TrackTable
@@ -42,10 +43,11 @@ def read_jamendo(root, splits_dir=None, *, category="genre", split=0, audio="mp3
     """Read one MTG-Jamendo category of split ``split`` into a TrackTable."""
     check_on_error(on_error)
     if category != "all" and category not in CATEGORIES:
-        raise DataError(category, "unknown MTG-Jamendo category",
-                        f"expected one of {', '.join(CATEGORIES)} or all")
+        raise ConfigError("category", f"{category!r} is not an MTG-Jamendo category",
+                          f"expected one of {', '.join(CATEGORIES)} or all")
     if audio not in AUDIO_CHOICES:
-        raise DataError(audio, "unknown audio kind", f"expected one of {', '.join(AUDIO_CHOICES)}")
+        raise ConfigError("audio", f"{audio!r} is not a kind of MTG-Jamendo file",
+                          f"expected one of {', '.join(AUDIO_CHOICES)}")
     root = Path(root)
     split_dir = _find_split_dir(root, splits_dir, split, category)
     problems = ProblemReport()
@@ -73,29 +75,27 @@ def read_jamendo(root, splits_dir=None, *, category="genre", split=0, audio="mp3
                     problems.raise_or_skip(DataError(path, f"line {lineno}: {what}"),
                                            on_error, "malformed_row")
                     continue
-                tag_categories[cat].update(tags)
-                row = rows.get(track_id)
-                if row is None:
-                    rows[track_id] = {"split": split_name, "artist": artist_id,
-                                      "path": rel_path, "tags": set(tags)}
-                elif row["split"] != split_name:
+                row = rows.setdefault(track_id, {"split": split_name, "artist": artist_id,
+                                                 "path": rel_path, "tags": set()})
+                if row["split"] != split_name:
                     err = DataError(path, f"line {lineno}: {track_id} is also in the "
                                           f"{row['split']} split")
                     problems.raise_or_skip(err, on_error, "track_in_two_splits")
-                else:
-                    row["tags"].update(tags)
+                    continue
+                row["tags"].update(tags)
+                tag_categories[cat].update(tags)
 
     tracks = []
     all_tags = set()
-    audio_suffix = "." + audio
+    present = _files_by_relative_path(root)
     for track_id, row in rows.items():
-        file = root / Path(row["path"]).with_suffix(audio_suffix)
-        exists = file.is_file()
-        if not exists:
-            problems.add("missing_audio", file)
+        rel = os.path.splitext(row["path"])[0] + "." + audio
+        path = os.path.join(root, rel)
+        if rel not in present:
+            problems.add("missing_audio", path)
+            path = None
         tags = tuple(sorted(row["tags"]))
         all_tags.update(tags)
-        path = str(file) if exists else None
         tracks.append(Track(track_id=track_id, split=row["split"],
                             audio_path=None if audio == "npy" else path,
                             mel_path=path if audio == "npy" else None,
@@ -123,6 +123,19 @@ def _find_split_dir(root, splits_dir, split, category):
             return folder
     raise DataError(candidates[0] / probe, "MTG-Jamendo split file not found",
                     "looked in " + ", ".join(str(c) for c in candidates))
+
+
+def _files_by_relative_path(root):
+    """Relative paths "NN/name" of the files one folder below ``root``: one
+    listing per folder instead of one stat per track."""
+    present = set()
+    try:
+        folders = [e for e in os.scandir(root) if e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return present
+    for folder in folders:
+        present.update(f"{folder.name}/{name}" for name in os.listdir(folder.path))
+    return present
 
 
 def _read_tsv(path):

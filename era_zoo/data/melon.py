@@ -42,7 +42,10 @@ A missing or malformed playlist or genre file, and bad song or playlist
 records, raise with ``on_error="raise"`` and are counted with "skip".
 """
 import os
+from collections import defaultdict
 from pathlib import Path
+
+from tqdm import tqdm
 
 from ..errors import DataError
 from .problems import ProblemReport
@@ -72,7 +75,9 @@ def read_melon(root, *, split_fractions=(0.8, 0.1, 0.1), seed=0, on_error="raise
     records = []
     titles, albums = {}, {}
     seen = set()
-    for pos, song in enumerate(songs):
+    progress = tqdm(songs, desc=meta_path.name, unit=" songs", leave=False,
+                    disable=len(songs) < 100_000)
+    for pos, song in enumerate(progress):
         try:
             record = _parse_song(song, pos, meta_path, problems)
         except DataError as err:
@@ -89,11 +94,11 @@ def read_melon(root, *, split_fractions=(0.8, 0.1, 0.1), seed=0, on_error="raise
         if record["album"]:
             albums[record["id"]] = record["album"]
 
-    song_playlists = {}
+    song_playlists = defaultdict(list)
     for pid, song_ids in playlists.items():
         for sid in song_ids:
             if sid in seen:
-                song_playlists.setdefault(sid, []).append(pid)
+                song_playlists[sid].append(pid)
             else:
                 problems.add("unknown_song_in_playlist", f"playlist {pid}", f"song {sid}")
 
@@ -104,7 +109,7 @@ def read_melon(root, *, split_fractions=(0.8, 0.1, 0.1), seed=0, on_error="raise
         sid = record["id"]
         mel = mels.get(sid)
         if mel is None:
-            problems.add("missing_mel", root / "arena_mel" / str(int(sid) // 1000) / f"{sid}.npy")
+            problems.add("missing_mel", f"{root}/arena_mel/{int(sid) // 1000}/{sid}.npy")
         tracks.append(Track(track_id=sid, split=SPLITS[subset], mel_path=mel,
                             year=record["year"], artist_id=record["artist_id"],
                             artist=record["artist"], genres=record["genres"],
@@ -203,8 +208,10 @@ def _read_playlists(root, on_error, problems):
                 continue
             playlists[pid] = [str(s) for s in item.get("songs", [])]
             playlist_split[pid] = name
-            playlist_info[pid] = {"title": item.get("plylst_title"), "tags": item.get("tags", []),
-                                  "like_cnt": item.get("like_cnt"), "updt_date": item.get("updt_date")}
+            playlist_info[pid] = {"title": item.get("plylst_title"),
+                                  "tags": item.get("tags", []),
+                                  "like_cnt": item.get("like_cnt"),
+                                  "updt_date": item.get("updt_date")}
     return playlists, playlist_split, playlist_info
 
 

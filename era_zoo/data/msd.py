@@ -5,8 +5,9 @@
 
 1. a track list ``tracks.csv`` or ``tracks.tsv`` with the columns
    ``track_id, year, artist_id, artist_name`` and optionally ``title``,
-   ``audio`` (a path relative to ``root``) and ``split`` (train/valid/test:
-   then that split is kept instead of computing one);
+   ``audio`` or ``audio_path`` (relative to ``root``, or absolute) and
+   ``split`` (train/valid/test on every row: then that split is kept
+   instead of computing one);
 2. the CORGIS "music" CSV (``corgis_music.csv``, a 10,000-song subset of
    the Million Song Subset with dotted column names such as ``song.id``,
    ``artist.id``, ``artist.name``, ``title``, ``year``, ``terms``,
@@ -62,6 +63,7 @@ def read_msd(root, *, min_year=None, on_error="raise", split_fractions=(0.8, 0.1
              group_by_artist=True):
     """Read MSD era data at ``root`` (see the module docstring)."""
     check_on_error(on_error)
+    check_split_fractions(split_fractions)
     root = Path(root)
     problems = ProblemReport()
     source, base = _find_source(root)
@@ -88,14 +90,18 @@ def read_msd(root, *, min_year=None, on_error="raise", split_fractions=(0.8, 0.1
         if min_year is not None and row["year"] < min_year:
             excluded["below_min_year"] += 1
             continue
-        audio = row.get("audio") or previews.get(row["track_id"])
-        if audio is None or not Path(audio).is_file():
+        audio = row["audio"] or previews.get(row["track_id"])
+        if audio is None or (row["audio"] and not Path(audio).is_file()):
             problems.add("missing_audio", audio or base / "audio" / f"{row['track_id']}.*")
             audio = None
         row["audio"] = audio
         kept.append(row)
 
-    if kept and all(row.get("split") for row in kept):
+    given = sum(bool(row.get("split")) for row in kept)
+    if given and given < len(kept):
+        raise DataError(source, f"split given for {given} of {len(kept)} tracks",
+                        "fill the split column on every row or on none")
+    if given:
         splits = [row["split"] for row in kept]
     else:
         splits = era_split(kept, split_fractions, seed=seed, group_by_artist=group_by_artist)
@@ -114,6 +120,8 @@ def read_msd(root, *, min_year=None, on_error="raise", split_fractions=(0.8, 0.1
         "artist_text": text,
         "artist_text_source": text_source,
         "artist_terms": {a: terms[a] for a in artist_ids if a in terms},
+        "tag_categories": {"artist_term": sorted({term for a in artist_ids
+                                                  for term in terms.get(a, ())})},
         "titles": {row["track_id"]: row["title"] for row in kept if row.get("title")},
         "excluded": excluded,
         "source": str(source),
@@ -184,7 +192,7 @@ def _read_track_list(path, base, on_error, problems):
         except DataError as err:
             problems.raise_or_skip(err, on_error, "malformed_row")
             continue
-        audio = (row.get("audio") or "").strip()
+        audio = (row.get("audio") or row.get("audio_path") or "").strip()
         rows.append({"track_id": track_id, "year": year, "where": where, "split": split,
                      "artist_id": row["artist_id"].strip() or None,
                      "artist": row["artist_name"].strip() or None,

@@ -6,17 +6,18 @@ algorithm keeps, per subset and per label, how many label occurrences the
 subset still wants (its fraction of the label's total) and deals out the
 examples of the rarest remaining label first, each to the subset that wants
 that label most (ties: the subset that wants the most examples overall, then
-a seeded random choice), among the subsets that still have room for it. Rare labels therefore land in every subset in
-proportion, which a random split cannot promise.
+a seeded random choice), among the subsets that still have room for it.
+Rare labels therefore land in every subset in proportion, which a random
+split cannot promise.
 
-Two generalisations, both reducing to the paper's algorithm for plain
-examples:
+Additions to the paper's algorithm:
 
 - an example may be a *group* (all tracks of one artist, so the split is
   group-disjoint): ``sizes`` gives its number of tracks and its label list
   holds one entry per track label, so the demands count tracks, not groups;
+- examples are visited in a seeded random order (the paper: data order);
 - examples without labels are dealt out at the end to the subset furthest
-  below its desired size (the paper's last step);
+  below its desired size (as in the paper);
 - a subset is only offered an example while its unfilled size is at least
   half the example's size (else the subset with the most room takes it).
   For single examples this only stops a subset from growing past its target;
@@ -24,6 +25,7 @@ examples:
   tracks of a decade that has eight would otherwise always go to the 80 %
   subset, whose demand for the decade (6.4) beats the others' (0.8).
 """
+import math
 import random
 
 import numpy as np
@@ -55,46 +57,47 @@ def iterative_stratification(labels, fractions, *, seed=0, sizes=None):
     n_subsets = len(fractions)
     rng = random.Random(seed)
 
-    # Integer label ids and, per label, the examples holding it.
+    # Integer label ids (a repeated label stays repeated: it counts that
+    # often) and, per label, the examples holding it.
     label_ids = {}
-    example_labels = []          # per example: list of (label id, count)
     for labs in labels:
-        counts = {}
         for lab in labs:
-            lid = label_ids.setdefault(lab, len(label_ids))
-            counts[lid] = counts.get(lid, 0) + 1
-        example_labels.append(list(counts.items()))
+            if lab not in label_ids:
+                label_ids[lab] = len(label_ids)
+    example_labels = [[label_ids[lab] for lab in labs] for labs in labels]
     n_labels = len(label_ids)
     holders = [[] for _ in range(n_labels)]
     order = list(range(n))
-    rng.shuffle(order)           # the paper walks examples in data order; a seeded shuffle avoids order bias
-    for i in order:
-        for lid, _ in example_labels[i]:
-            holders[lid].append(i)
-
+    rng.shuffle(order)
     remaining = [0.0] * n_labels
-    for labs in example_labels:
-        for lid, c in labs:
-            remaining[lid] += c
+    for i in order:
+        for lid in example_labels[i]:
+            holders[lid].append(i)   # an example listed twice is skipped once assigned
+            remaining[lid] += 1
     wanted = [[total * f for f in fractions] for total in remaining]  # wanted[label][subset]
     wanted_size = [sizes.sum() * f for f in fractions]
     assignment = [-1] * n
     sizes_list = sizes.tolist()
 
+    subsets = range(n_subsets)
+
     def best_subset(demand, size):
-        # Subsets with room for at least half of this example; the guard keeps
-        # a group (many tracks) from overfilling a subset whose label demand
-        # is still high while others stay empty.
-        room = [m for m in range(n_subsets) if wanted_size[m] >= size / 2]
-        if not room:
-            room = list(range(n_subsets))
-            demand = wanted_size
-        top = max(demand[m] for m in room)
-        ties = [m for m in room if demand[m] == top]
-        if len(ties) > 1:
-            top2 = max(wanted_size[m] for m in ties)
-            ties = [m for m in ties if wanted_size[m] == top2]
-        return ties[0] if len(ties) == 1 else rng.choice(ties)
+        # Only subsets with room for at least half of this example compete;
+        # the guard keeps a group (many tracks) from overfilling a subset
+        # whose label demand is still high while others stay empty.
+        best, best_key, ties = -1, None, None
+        for m in subsets:
+            room = wanted_size[m]
+            if room < size / 2:
+                continue
+            key = (demand[m], room)
+            if best_key is None or key > best_key:
+                best, best_key, ties = m, key, None
+            elif key == best_key:
+                ties = (ties or [best]) + [m]
+        if best < 0:             # no room anywhere: the subset with the most
+            return best_subset(wanted_size, -math.inf)
+        return best if ties is None else rng.choice(ties)
 
     active = [lid for lid in range(n_labels) if remaining[lid] > 0]
     while active:
@@ -105,9 +108,9 @@ def iterative_stratification(labels, fractions, *, seed=0, sizes=None):
                 continue
             m = best_subset(wanted[rarest], sizes_list[i])
             assignment[i] = m
-            for lid, c in example_labels[i]:
-                wanted[lid][m] -= c
-                remaining[lid] -= c
+            for lid in example_labels[i]:
+                wanted[lid][m] -= 1
+                remaining[lid] -= 1
             wanted_size[m] -= sizes_list[i]
         active = [lid for lid in active if remaining[lid] > 0]
 

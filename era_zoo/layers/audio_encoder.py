@@ -5,9 +5,31 @@ Input is a log-mel batch shaped (batch, bands, frames), the layout of Melon's
 ``.npy`` files. The trunk output (flattened conv features, 1024-d on 48x256)
 is the downstream embedding of the reference; the 128-d projection is what
 the contrastive losses see.
+
+Speed (float32; the maths are those of Conv -> BatchNorm -> ReLU -> MaxPool,
+checked against the PyTorch reference in tests/test_convert.py):
+
+- ReLU runs after the pool (max and ReLU commute), on a quarter of the values.
+- Inference folds each BatchNorm into its convolution's kernel and bias.
+- Training, first block: with one input channel, the batch mean and variance
+  of every conv output channel follow from the 9-d mean and 9x9 covariance of
+  the 3x3 input patches (mean = w.mu + b, var = w' Sigma w), so the BatchNorm
+  is folded into the kernel even while training and the full-resolution
+  128-channel tensor (805 MB at batch 128) is written once instead of being
+  normalised, rectified and differentiated through elementwise.
+- Training, other blocks: on the TensorFlow backend TF's fused batch-norm
+  kernel (one op forward, one backward) replaces the elementwise statement.
+- In training the conv bias cancels inside BatchNorm (it shifts the batch
+  mean by itself); it is kept, reaches the moving mean, and gets its exact
+  gradient, zero.
+
+Synchronized BatchNorm (distribution) and non-float32 compute dtypes take the
+plain layer-by-layer path.
 """
 import keras
 from keras import layers, ops
+
+from era_zoo.errors import ConfigError
 
 # BatchNorm/LayerNorm numerics of the PyTorch reference (momentum 0.1 there).
 BN_MOMENTUM = 0.9
@@ -29,8 +51,8 @@ class AudioEncoder(layers.Layer):
                  dropout=0.5, synchronized_bn=False, **kwargs):
         super().__init__(**kwargs)
         if len(channels) != len(pools):
-            raise ValueError(f"channels ({len(channels)}) and pools "
-                             f"({len(pools)}) must have the same length")
+            raise ConfigError("pools", f"{len(pools)} pools for {len(channels)} "
+                              "channel counts: channels and pools must have the same length")
         self.n_mels, self.n_frames = int(n_mels), int(n_frames)
         self.channels = tuple(int(c) for c in channels)
         self.pools = tuple(_pair(p) for p in pools)
@@ -64,8 +86,8 @@ class AudioEncoder(layers.Layer):
         for ph, pw in self.pools:
             h, w = h // ph, w // pw
         if h < 1 or w < 1:
-            raise ValueError(f"input {self.n_mels}x{self.n_frames} is too small "
-                             f"for pools {self.pools}")
+            raise ConfigError("n_mels/n_frames", f"input {self.n_mels}x{self.n_frames} "
+                              f"is too small for pools {self.pools}")
         return h, w, self.channels[-1]
 
     @property
@@ -74,6 +96,7 @@ class AudioEncoder(layers.Layer):
         return h * w * c
 
     def build(self, input_shape=None):
+        _ = self.trunk_shape  # a clear error for an input too small for the pools
         shape = (None, self.n_mels, self.n_frames, 1)
         self.input_bn.build(shape)
         for conv, bn, pool in self.blocks:
@@ -87,12 +110,24 @@ class AudioEncoder(layers.Layer):
         self.norm.build((None, self.output_dim))
         self.built = True
 
+    def weight_layers(self):
+        """{sublayer name: sublayer} of every layer holding weights."""
+        named = [self.input_bn, self.fc1, self.fc_bn, self.fc2, self.norm]
+        for conv, bn, _ in self.blocks:
+            named += [conv, bn]
+        return {layer.name: layer for layer in named}
+
     def trunk(self, mel, training=None):
         """(batch, bands, frames) log-mel -> (batch, trunk_dim) features."""
         x = ops.expand_dims(ops.cast(mel, self.compute_dtype), -1)
         x = self.input_bn(x, training=training)
+        plain = self.synchronized_bn or self.compute_dtype != "float32"
         for conv, bn, pool in self.blocks:
-            x = pool(ops.relu(bn(conv(x), training=training)))
+            if plain:
+                x = pool(ops.relu(bn(conv(x), training=training)))
+            else:
+                x = _fast_block(x, conv, bn, pool.pool_size,
+                                batch_stats=bool(training) and bn.trainable)
         return ops.reshape(x, (-1, self.trunk_dim))
 
     def project(self, h, training=None):
@@ -113,3 +148,76 @@ class AudioEncoder(layers.Layer):
                 "hidden_dim": self.hidden_dim, "output_dim": self.output_dim,
                 "dropout": self.dropout_rate,
                 "synchronized_bn": self.synchronized_bn}
+
+
+def _conv3x3(x, kernel):
+    return ops.conv(x, kernel, strides=1, padding="same", data_format="channels_last")
+
+
+def _fast_block(x, conv, bn, pool_size, batch_stats):
+    """MaxPool(ReLU(BatchNorm(Conv(x)))) of one block, by the module's recipes."""
+    kernel, bias = conv.kernel, conv.bias
+    if not batch_stats:
+        scale = bn.gamma * ops.rsqrt(bn.moving_variance + bn.epsilon)
+        z = _conv3x3(x, kernel * scale) + ((bias - bn.moving_mean) * scale + bn.beta)
+    elif x.shape[-1] == 1:
+        z = _first_block_train(x, kernel, bias, bn)
+    else:
+        z = _batch_norm_train(_conv3x3(x, kernel), bias, bn)
+    z = ops.max_pool(z, pool_size=pool_size, strides=pool_size, padding="valid")
+    return ops.relu(z)
+
+
+def _update_moving(bn, mean, variance):
+    m = bn.momentum
+    bn.moving_mean.assign(bn.moving_mean * m + mean * (1.0 - m))
+    bn.moving_variance.assign(bn.moving_variance * m + variance * (1.0 - m))
+
+
+def _first_block_train(x, kernel, bias, bn):
+    """Training-mode BatchNorm(Conv(x)) for a one-channel x, BN folded in.
+
+    Batch moments of the conv outputs come from the 3x3 patch moments
+    (biased variance, as Keras' BatchNormalization uses).
+    """
+    height, width = x.shape[1], x.shape[2]
+    padded = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    # Patch order (row, column) matches the kernel's (3, 3, 1, C) layout.
+    patches = ops.concatenate(
+        [padded[:, i:i + height, j:j + width, :] for i in range(3) for j in range(3)],
+        axis=-1)
+    patches = ops.reshape(patches, (-1, 9))
+    count = ops.cast(ops.shape(patches)[0], x.dtype)
+    mu = ops.mean(patches, axis=0)
+    centred = patches - mu
+    sigma = ops.matmul(ops.transpose(centred), centred) / count
+    flat_kernel = ops.reshape(kernel, (9, -1))
+    mean = ops.matmul(mu, flat_kernel) + bias
+    variance = ops.maximum(
+        ops.sum(flat_kernel * ops.matmul(sigma, flat_kernel), axis=0), 0.0)
+    _update_moving(bn, mean, variance)
+    scale = bn.gamma * ops.rsqrt(variance + bn.epsilon)
+    return _conv3x3(x, kernel * scale) + ((bias - mean) * scale + bn.beta)
+
+
+def _batch_norm_train(z, bias, bn):
+    """Training-mode BatchNorm(z + bias) over (batch, H, W) per channel."""
+    # The bias cancels against the batch mean; 0 * bias keeps its (zero)
+    # gradient defined so optimizers see every trainable variable.
+    offset = bn.beta + 0.0 * bias
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=z, scale=bn.gamma, offset=offset, mean=tf.zeros([0]),
+            variance=tf.zeros([0]), epsilon=bn.epsilon, is_training=True)
+        # TF's kernel returns the Bessel-corrected variance; Keras' moving
+        # variance uses the biased one.
+        count = tf.cast(tf.reduce_prod(tf.shape(z)[:-1]), z.dtype)
+        variance = variance * (count - 1.0) / count
+    else:
+        mean, variance = ops.moments(z, axes=[0, 1, 2])
+        scale = bn.gamma * ops.rsqrt(variance + bn.epsilon)
+        y = z * scale + (offset - mean * scale)
+    _update_moving(bn, mean + bias, variance)
+    return y

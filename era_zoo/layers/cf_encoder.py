@@ -24,6 +24,8 @@ class CFEncoder(layers.Layer):
         self.norm = layers.LayerNormalization(epsilon=LN_EPSILON, name="norm")
 
     def build(self, input_shape=None):
+        if self.built:
+            return
         self.fc1.build((None, self.input_dim))
         self.fc2.build((None, self.hidden_dim))
         self.norm.build((None, self.output_dim))

@@ -30,6 +30,8 @@ class SelfAttentionFusion(layers.Layer):
         self.norm = layers.LayerNormalization(epsilon=LN_EPSILON, name="norm")
 
     def build(self, input_shape=None):
+        if self.built:
+            return
         self.modality = self.add_weight(
             shape=(2, self.dim), initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             name="modality_embedding")

@@ -75,6 +75,8 @@ class GenreEncoder(layers.Layer):
         return matrix
 
     def build(self, input_shape=None):
+        if self.built:
+            return
         seq = (None, self.max_genres, self.embedding_dim)
         self.embedding.build((None, self.max_genres))
         self.attention.build(seq, seq)

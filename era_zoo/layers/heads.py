@@ -25,6 +25,8 @@ class ProjectionHead(layers.Layer):
         self.fc2 = layers.Dense(self.output_dim, name="fc2")
 
     def build(self, input_shape=None):
+        if self.built:
+            return
         self.fc1.build((None, self.input_dim))
         self.fc2.build((None, self.hidden_dim))
         self.built = True
@@ -57,6 +59,8 @@ class ClassifierHead(layers.Layer):
         self.logits = layers.Dense(self.n_classes, name="logits")
 
     def build(self, input_shape=None):
+        if self.built:
+            return
         width = self.input_dim
         if self.hidden is not None:
             self.hidden.build((None, width))

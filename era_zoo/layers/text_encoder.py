@@ -45,6 +45,8 @@ class PrecomputedTextEncoder(layers.Layer):
         return (self.input_dim,)
 
     def build(self, input_shape=None):
+        if self.built:
+            return
         self.projection.build((None, self.input_dim))
         self.norm.build((None, self.output_dim))
         self.built = True

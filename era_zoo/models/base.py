@@ -135,7 +135,11 @@ class ZooModel(_Steps, keras.Model):
 
     def _finish_init(self):
         """Subclasses call this last: creates every variable from the config."""
-        self.forward(self.example_batch(2), training=False)
+        # Symbolic inputs: Keras builds every layer without computing anything,
+        # so even paper-size models construct instantly.
+        symbolic = {key: keras.KerasTensor((None, *value.shape[1:]), dtype=str(value.dtype))
+                    for key, value in self.example_batch(1).items()}
+        self.forward(symbolic, training=False)
         self.built = True
 
     def build(self, input_shape=None):

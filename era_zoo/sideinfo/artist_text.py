@@ -74,7 +74,8 @@ class ArtistTextTable:
         smaller than ``vocab_size`` (the encoder takes ``len(vocabulary)``).
         """
         if not isinstance(texts, dict):
-            raise ConfigError("texts", f"expected a dict artist_id -> text, not {type(texts).__name__}")
+            raise ConfigError("texts", "expected a dict artist_id -> text, not "
+                              f"{type(texts).__name__}")
         if seq_len < 1:
             raise ConfigError("seq_len", f"must be positive, not {seq_len!r}")
         if vocab_size <= len(RESERVED_TOKENS):

@@ -27,7 +27,7 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
     from .data import TrainingData
     from .projector import project_table
     from .run_dir import RunDir
-    from .strategy import is_chief
+    from .strategy import is_chief, make_strategy
     from .trainer import run_training
 
     overrides = list(overrides)
@@ -37,6 +37,9 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
         if value is not None:
             overrides.append(f"{key}={int(value)}")
     resolved = load_recipe(recipe, data_root=data, overrides=overrides)
+    # MultiWorkerMirroredStrategy must exist before TensorFlow runs any op.
+    if isinstance(strategy, str):
+        strategy = make_strategy(strategy)
     if out is None:
         stem = Path(recipe).stem if not isinstance(recipe, dict) else resolved["model"]["name"]
         out = Path("runs") / stem

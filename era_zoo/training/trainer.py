@@ -77,6 +77,12 @@ def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto",
         model = (model_factory or _registry_model)(recipe, data.model_config)
         model.compile(optimizer=make_optimizer(training["optimizer"]))
         model.optimizer.build(model.trainable_variables)
+    if _multi_worker(strategy_obj):
+        # Keras 3.15 fit() first reduces one distributed batch to build the
+        # model symbolically, and MultiWorkerMirroredStrategy cannot reduce a
+        # dict batch. Zoo models are built at construction, so that step has
+        # nothing to do: fit then takes the strategy from the scope it runs in.
+        model._distribute_strategy = None
 
     # Every worker restores from the chief's backup (under multiworker the
     # run directory must be on a shared filesystem to resume, as in Keras).
@@ -113,10 +119,11 @@ def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto",
         skip = position.step if epoch == position.epoch else 0
         position.epoch, position.step = epoch, skip
         train = data.train_dataset(epoch, skip=skip)
-        model.fit(train, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
-                  steps_per_epoch=data.steps_per_epoch - skip,
-                  validation_data=valid, validation_steps=data.validation_steps,
-                  callbacks=callbacks, verbose=verbose if chief else 0)
+        with strategy_obj.scope():
+            model.fit(train, epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
+                      steps_per_epoch=data.steps_per_epoch - skip,
+                      validation_data=valid, validation_steps=data.validation_steps,
+                      callbacks=callbacks, verbose=verbose if chief else 0)
         if nan_stop.bad:
             status = "nan"
             key, value = nan_stop.bad
@@ -128,6 +135,11 @@ def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto",
     if not chief:
         shutil.rmtree(write_root, ignore_errors=True)
     return TrainResult(run.root, model, history.rows, position, status, nan_stop.bad)
+
+
+def _multi_worker(strategy):
+    import tensorflow as tf
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def _registry_model(recipe, extra_config):

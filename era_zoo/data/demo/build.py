@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 from pathlib import Path
+import resource
 import signal
 import time
 import warnings
@@ -76,16 +77,25 @@ class BuildResult:
     split_counts: dict
     seconds_elapsed: float
     renderer: str
+    cpu_seconds: float = 0.0        # rendering CPU time of the pieces rendered now
+    workers: int = 1
     problems: list = field(default_factory=list)
 
     @property
     def pieces_per_second(self):
         return self.rendered_now / self.seconds_elapsed if self.seconds_elapsed > 0 else 0.0
 
+    @property
+    def cpu_per_piece(self):
+        return self.cpu_seconds / self.rendered_now if self.rendered_now else 0.0
+
     def summary(self):
         lines = [f"demo corpus in {self.out}: {self.selected} pieces selected, "
                  f"{self.rendered_now} rendered now ({self.pieces_per_second:.2f} pieces/s, "
                  f"renderer {self.renderer}), {self.reused} reused from earlier runs",
+                 f"rendering cost {self.cpu_per_piece:.2f} CPU-s per piece "
+                 f"(about {self.workers / max(self.cpu_per_piece, 1e-9):.2f} pieces/s on "
+                 f"{self.workers} idle core(s))" if self.rendered_now else "nothing to render",
                  "splits: " + ", ".join(f"{k} {v}" for k, v in sorted(self.split_counts.items()))]
         if self.skip_counts:
             lines.append(f"skipped {sum(self.skip_counts.values())}: " + ", ".join(
@@ -114,6 +124,14 @@ def _parse(piece):
     return score
 
 
+def _cpu_seconds():
+    """CPU time of this process and its finished children (fluidsynth): a
+    measure of the rendering cost that does not depend on other load."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def render_piece(piece_fields, settings_fields, out):
     """Render one piece; returns ("ok", record) or ("skip", kind, message).
 
@@ -121,6 +139,7 @@ def render_piece(piece_fields, settings_fields, out):
     """
     import soundfile as sf
     warnings.simplefilter("ignore")   # music21 warns on every oddity of old files
+    cpu_started = _cpu_seconds()
     piece = Piece(**piece_fields)
     settings = BuildSettings(**settings_fields)
     if piece.composer_id is None:
@@ -161,6 +180,7 @@ def render_piece(piece_fields, settings_fields, out):
         "year": int(year), "year_source": year_source, "era": facts.era_of(year),
         "form": facts.form_of(piece.source), "group": piece.group,
         "audio": rel, "duration_s": round(len(audio) / settings.sample_rate, 3),
+        "cpu_s": round(_cpu_seconds() - cpu_started, 3),
     }
 
 
@@ -241,11 +261,13 @@ def build_demo(out, *, max_per_composer=40, composers=None, seed=0, workers=2,
     done_since_save = 0
     rendered_now = 0
     skipped_now = Counter()
+    cpu_now = 0.0
 
     def record(piece_id, result):
-        nonlocal done_since_save, rendered_now
+        nonlocal done_since_save, rendered_now, cpu_now
         if result[0] == "ok":
             rendered[piece_id] = result[1]
+            cpu_now += result[1]["cpu_s"]
             skipped.pop(piece_id, None)
             rendered_now += 1
         else:
@@ -293,4 +315,5 @@ def build_demo(out, *, max_per_composer=40, composers=None, seed=0, workers=2,
     return BuildResult(out=out, selected=len(selected), rendered_now=rendered_now, reused=reused,
                        skip_counts=skip_counts, split_counts=dict(Counter(splits.values())),
                        seconds_elapsed=render_elapsed if rendered_now else time.monotonic() - started,
-                       renderer=settings.renderer, problems=problems)
+                       renderer=settings.renderer, problems=problems, workers=max(1, workers),
+                       cpu_seconds=cpu_now)

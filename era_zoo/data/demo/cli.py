@@ -51,8 +51,15 @@ def add_build_arguments(parser):
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run_build(args):
+    import signal
     from .build import BuildSettings, build_demo
+    # a terminated build saves its manifest like an interrupted one, to resume
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = BuildSettings(sample_rate=args.sample_rate, seconds=args.seconds,
                              min_seconds=min(args.min_seconds, args.seconds),
                              renderer=args.renderer, soundfont=args.soundfont,

@@ -152,11 +152,12 @@ COMPOSERS = dict([
        "the collection's title page (Chicago: Lyon & Healy, 1903)"),
 ])
 
-# Corpus folder -> composer id, for the folders that are used. A folder maps to
-# one composer unless WORKS says otherwise for a piece (leadSheet).
-FOLDERS = {cid: cid for cid in COMPOSERS
-           if cid not in ("stephen_foster", "irving_berlin")}
-FOLDERS["leadSheet"] = None  # composer per work, see WORKS
+# Corpus folder -> composer id, for the folders that are used. A composer's id
+# is its folder's name, except for the songwriters of the mixed leadSheet
+# folder, whose composer WORKS names per piece.
+_LEAD_SHEET_COMPOSERS = ("stephen_foster", "irving_berlin")
+FOLDERS = {cid: cid for cid in COMPOSERS if cid not in _LEAD_SHEET_COMPOSERS}
+FOLDERS["leadSheet"] = None
 
 EXCLUDED_FOLDERS = {
     "essenFolksong": "traditional German songs without documented dates",

@@ -1,0 +1,254 @@
+"""Training-step speed: era_zoo's ContrastiveA2P against the PyTorch reference.
+
+One process times both sides, interleaved in rounds (era_zoo, PyTorch,
+era_zoo, ...), so machine load shared with other work hits both alike; the
+figure of each side is its median step. The step of both: batch 128 of 48x256
+log-mels and 301-d CF vectors, the paper B audio encoder and the CF encoder
+(Dense 301->128, ReLU, Dropout 0.3, Dense 128->128, LayerNorm), NT-Xent
+(tau 0.1) between the two 128-d embeddings, Adam lr 1e-4 with weight decay
+1e-4 (PyTorch: L2 as in the reference trainer; Keras: decoupled), one
+optimizer update.
+
+- era_zoo: ``ContrastiveA2P.train_on_batch`` (the model's own ``train_step``,
+  compiled by Keras as a ``tf.function``, no XLA).
+- PyTorch: the reference architecture (``era_zoo.convert.build_torch_reference``)
+  in its own NCHW layout, eager, as the reference trainer runs it.
+
+Inference: 30 s clips embedded per second, each clip's mel cut into
+non-overlapping 256-frame chunks (7 per clip at 16 kHz / hop 256), encoder
+projection in inference mode, mean over chunks; mel computation excluded.
+
+``--write`` replaces the "## train_step" section of benchmarks/RESULTS.md.
+"""
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTION = "## train_step"
+CHUNKS_PER_30S = (30 * 16000 // 256) // 256  # 1875 frames -> 7 chunks
+
+
+def configure_threads(cores, inter_op):
+    import tensorflow as tf
+    import torch
+
+    tf.config.threading.set_intra_op_parallelism_threads(cores)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    torch.set_num_threads(cores)
+
+
+def make_batch(batch, n_mels, n_frames, cf_dim, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"mel": rng.normal(size=(batch, n_mels, n_frames)).astype(np.float32),
+            "cf": rng.normal(size=(batch, cf_dim)).astype(np.float32)}
+
+
+def plain_trunk(encoder, mel, training=None):
+    """The textbook layer-by-layer statement of AudioEncoder.trunk."""
+    from keras import ops
+
+    x = encoder.input_bn(ops.expand_dims(mel, -1), training=training)
+    for conv, bn, pool in encoder.blocks:
+        x = pool(ops.relu(bn(conv(x), training=training)))
+    return ops.reshape(x, (-1, encoder.trunk_dim))
+
+
+class EraZooSide:
+    name = "era_zoo"
+
+    def __init__(self, batch, plain=False):
+        import types
+
+        import keras
+        import tensorflow as tf
+
+        from era_zoo.models import ContrastiveA2P
+
+        self.model = ContrastiveA2P()
+        if plain:
+            self.name = "Keras plain"
+            self.model.audio_encoder.trunk = types.MethodType(plain_trunk,
+                                                              self.model.audio_encoder)
+        self.model.compile(optimizer=keras.optimizers.Adam(1e-4, weight_decay=1e-4),
+                           jit_compile=False)
+        # Tensors placed once: no per-step conversion from NumPy.
+        self.batch = {k: tf.constant(v) for k, v in batch.items()}
+        encoder = self.model.audio_encoder
+        self.embed_fn = tf.function(
+            lambda chunks: encoder(chunks, training=False), reduce_retracing=True)
+
+    def step(self):
+        logs = self.model.train_on_batch(self.batch, return_dict=True)
+        return float(logs["loss"])
+
+    def embed(self, chunks):
+        return np.asarray(self.embed_fn(chunks))
+
+
+class TorchSide:
+    name = "PyTorch"
+
+    def __init__(self, batch, temperature=0.1):
+        import torch
+
+        from era_zoo.convert import build_torch_reference
+
+        self.torch = torch
+        nn = torch.nn
+        self.audio = build_torch_reference()
+        self.cf = nn.Sequential(nn.Linear(batch["cf"].shape[1], 128), nn.ReLU(),
+                                nn.Dropout(0.3), nn.Linear(128, 128),
+                                nn.LayerNorm(128, eps=1e-6))
+        params = list(self.audio.parameters()) + list(self.cf.parameters())
+        self.opt = torch.optim.Adam(params, lr=1e-4, weight_decay=1e-4)
+        self.mel = torch.from_numpy(batch["mel"])[:, None]
+        self.cf_vec = torch.from_numpy(batch["cf"])
+        self.temperature = temperature
+
+    def nt_xent(self, a, b):
+        torch = self.torch
+        z = torch.nn.functional.normalize(torch.cat([a, b]), dim=1)
+        n = a.shape[0]
+        sim = z @ z.T / self.temperature
+        sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+        partner = torch.cat([torch.arange(n) + n, torch.arange(n)])
+        return torch.nn.functional.cross_entropy(sim, partner)
+
+    def step(self):
+        self.audio.train()
+        self.cf.train()
+        _, z_audio = self.audio(self.mel)
+        loss = self.nt_xent(z_audio, self.cf(self.cf_vec))
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return float(loss.detach())
+
+    def embed(self, chunks):
+        self.audio.eval()
+        with self.torch.no_grad():
+            return self.audio(self.torch.from_numpy(chunks)[:, None])[1].numpy()
+
+
+def interleaved(sides, rounds, per_round):
+    """{side name: [seconds per step]} with the sides taking turns."""
+    times = {side.name: [] for side in sides}
+    for r in range(rounds):
+        for side in sides:
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                loss = side.step()
+                times[side.name].append(time.perf_counter() - t0)
+                if not np.isfinite(loss):
+                    raise RuntimeError(f"{side.name}: loss is {loss}")
+        print(f"  round {r + 1}/{rounds}: " + ", ".join(
+            f"{k} {v[-1]:.2f} s/step" for k, v in times.items()), flush=True)
+    return times
+
+
+def clips_per_second(side, clips, repeats):
+    chunks = np.random.default_rng(1).normal(
+        size=(clips * CHUNKS_PER_30S, 48, 256)).astype(np.float32)
+    side.embed(chunks)  # warm-up / tracing
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        emb = side.embed(chunks)
+        emb.reshape(clips, CHUNKS_PER_30S, -1).mean(axis=1)
+        best = min(best, time.perf_counter() - t0)
+    return clips / best
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=10,
+                        help="timed steps per side (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps per side")
+    parser.add_argument("--per-round", type=int, default=2,
+                        help="consecutive steps of one side before the other's turn")
+    parser.add_argument("--cores", type=int, default=os.cpu_count(),
+                        help="intra-op threads of both frameworks")
+    parser.add_argument("--inter-op", type=int, default=1,
+                        help="TensorFlow inter-op threads (1: ops run one after "
+                             "another, each using every core)")
+    parser.add_argument("--clips", type=int, default=8, help="30 s clips per inference batch")
+    parser.add_argument("--no-torch", action="store_true", help="time era_zoo only")
+    parser.add_argument("--plain", action="store_true",
+                        help="also time the same model with the textbook layer-by-layer "
+                             "encoder trunk (what era_zoo's block recipes replace)")
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    args = parser.parse_args(argv)
+
+    configure_threads(args.cores, args.inter_op)
+    batch = make_batch(args.batch, 48, 256, 301)
+    sides = [EraZooSide(batch)] + ([EraZooSide(batch, plain=True)] if args.plain else [])
+    sides += [] if args.no_torch else [TorchSide(batch)]
+    print(f"warm-up: {args.warmup} step(s) per side", flush=True)
+    for side in sides:
+        for _ in range(args.warmup):
+            side.step()
+    rounds = max(1, -(-args.steps // args.per_round))
+    times = interleaved(sides, rounds, args.per_round)
+    rate = {k: args.batch / statistics.median(v) for k, v in times.items()}
+    clips = {side.name: clips_per_second(side, args.clips, 2) for side in sides}
+
+    lines = [f"- {k}: {rate[k]:.1f} samples/s training (median of {len(times[k])} steps), "
+             f"{clips[k]:.1f} clips/s inference (30 s clips, {CHUNKS_PER_30S} chunks each)"
+             for k in rate]
+    for other in ("Keras plain", "PyTorch"):
+        if other in rate:
+            lines.append(f"- ratio era_zoo / {other}: {rate['era_zoo'] / rate[other]:.2f}x "
+                         f"training, {clips['era_zoo'] / clips[other]:.2f}x inference")
+    print("\n".join(lines))
+    if args.write:
+        write_section(args, lines)
+        print(f"wrote the {SECTION} section of {RESULTS}")
+
+
+def write_section(args, lines):
+    """Replace the measured lines under "## train_step" in RESULTS.md, atomically.
+
+    Only the block between the ``<!-- measured -->`` markers is rewritten, so
+    prose written around it survives.
+    """
+    import tensorflow as tf
+    import torch
+
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    body = [f"<!-- measured -->",
+            f"Measured {stamp} on {platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} cores, load average {load:.1f} at the end; TF {tf.__version__}, "
+            f"torch {torch.__version__}; batch {args.batch}, {args.steps} timed steps per "
+            f"side in rounds of {args.per_round}, {args.cores} intra-op threads, "
+            f"{args.inter_op} TF inter-op thread(s).", "", *lines, "<!-- /measured -->"]
+    text = RESULTS.read_text(encoding="utf-8")
+    start = text.index(SECTION)
+    head_end = text.index("\n", start) + 1
+    next_section = text.find("\n## ", head_end)
+    section = text[head_end:len(text) if next_section < 0 else next_section + 1]
+    if "<!-- measured -->" in section:
+        before = section[:section.index("<!-- measured -->")]
+        after = section[section.index("<!-- /measured -->") + len("<!-- /measured -->"):]
+        section = before + "\n".join(body) + after
+    else:
+        section = "\n" + "\n".join(body) + "\n" + section
+    text = text[:head_end] + section + ("" if next_section < 0 else text[next_section + 1:])
+    tmp = RESULTS.with_suffix(".md.tmp.train_step")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, RESULTS)
+
+
+if __name__ == "__main__":
+    main()

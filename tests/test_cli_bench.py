@@ -1,0 +1,78 @@
+"""``era-zoo bench`` on fixture datasets with precomputed embeddings."""
+import json
+
+import numpy as np
+import pytest
+
+from era_zoo.bench import save_embeddings
+from era_zoo.cli import main
+from era_zoo.data.fixtures import write_gtzan_fixture, write_melon_fixture, write_msd_fixture
+from era_zoo.data.gtzan import read_gtzan
+from era_zoo.data.melon import read_melon
+from era_zoo.data.msd import read_msd
+
+
+def test_bench_gtzan_writes_table_json_and_plots(tmp_path, capsys):
+    root = write_gtzan_fixture(tmp_path / "g", per_genre=4, seconds=1)
+    table = read_gtzan(root)
+    rng = np.random.default_rng(0)
+    genres = sorted({t.genres[0] for t in table})
+    ids = [f"{t.track_id}.au" for t in table for _ in range(2)]
+    X = [np.eye(10)[genres.index(t.genres[0])] + 0.01 * rng.normal(size=10) for t in table for _ in range(2)]
+    npz = save_embeddings(tmp_path / "emb.npz", np.array(X), ids)
+    out = tmp_path / "out"
+    code = main(["bench", "gtzan", "--data", str(root), "--embeddings", str(npz), "--runs", "1",
+                 "--max-epochs", "2", "--json", str(out / "r.json"), "--plots", str(out),
+                 "--markdown", str(out / "r.md"), "--name", "one-hot", "--quiet"])
+    assert code == 0
+    stdout = capsys.readouterr().out
+    assert "| Model | Accuracy (%) |" in stdout and "| one-hot |" in stdout
+    result = json.loads((out / "r.json").read_text())
+    assert result["benchmark"] == "gtzan" and len(result["runs"]) == 1
+    assert result["protocol"]["probe"]["max_epochs"] == 2
+    assert result["coverage"]["test"] == {"tracks": 10, "embedded": 10, "missing_examples": []}
+    assert (out / "gtzan_confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "r.md").read_text().startswith("| Model |")
+
+
+def test_bench_melon_prints_random_baseline(tmp_path, capsys):
+    root = write_melon_fixture(tmp_path / "m", n_tracks=50, n_playlists=30)
+    table = read_melon(root)
+    rng = np.random.default_rng(0)
+    npz = save_embeddings(tmp_path / "emb.npz", rng.normal(size=(len(table), 4)),
+                          [f"arena_mel/{int(t.track_id) // 1000}/{t.track_id}.npy" for t in table])
+    code = main(["bench", "melon", "--data", str(root), "--embeddings", str(npz), "--runs", "2",
+                 "--k", "5", "--per-query", "5", "--json", str(tmp_path / "r.json"), "--quiet"])
+    assert code == 0
+    stdout = capsys.readouterr().out
+    assert "| Model | NDCG@5 | MAP@5 |" in stdout and "| random |" in stdout
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["candidates"] == sum(t.split == "test" for t in table)
+    assert result["summary"]["random"]["ndcg"]["n"] == 2
+
+
+def test_bench_era_on_msd_fixture(tmp_path, capsys):
+    root = write_msd_fixture(tmp_path / "msd", n_tracks=40, seconds=1)
+    table = read_msd(root)
+    decade = {t.track_id: (t.year // 10) % 10 for t in table}
+    npz = save_embeddings(tmp_path / "emb.npz", np.array([np.eye(10)[decade[t.track_id]] for t in table]),
+                          [t.track_id for t in table])
+    code = main(["bench", "era", "--dataset", "msd", "--data", str(root), "--embeddings", str(npz),
+                 "--runs", "1", "--max-epochs", "1", "--plots", str(tmp_path / "p"), "--quiet"])
+    assert code == 0
+    assert "Accuracy ±3 years (%)" in capsys.readouterr().out
+    assert (tmp_path / "p" / "era_confusion.png").is_file()
+
+
+def test_bench_reports_a_bad_embeddings_file(tmp_path, capsys):
+    root = write_gtzan_fixture(tmp_path / "g", per_genre=1, seconds=1)
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, X=np.zeros((2, 3)))
+    code = main(["bench", "gtzan", "--data", str(root), "--embeddings", str(bad), "--quiet"])
+    assert code == 2
+    assert "bad.npz: missing array 'IDS'" in capsys.readouterr().err
+
+
+def test_bench_needs_a_source(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["bench", "gtzan", "--data", str(tmp_path)])

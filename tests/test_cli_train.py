@@ -1,0 +1,157 @@
+"""`era-zoo train` runs every recipe end to end on fixture data (tiny model
+overrides) and leaves a complete run directory: resolved recipe,
+checkpoints, history, TensorBoard scalars of every loss term, projector."""
+import csv
+import json
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from era_zoo.cli import main
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+PAPER_A = ("audio_cnn", "audio_suc", "audioart_mmc")
+PAPER_B = ("contrastive_a2g", "contrastive_a2p", "contrastive_a2g_a2p_g2p",
+           "baseline_genre", "baseline_cf", "baseline_genre_cf")
+LOSS_TERMS = {"audio_cnn": ("ce",), "audio_suc": ("ce", "era_contrastive"),
+              "audioart_mmc": ("ce", "era_contrastive", "mmc"),
+              "contrastive_a2g": ("a2g",), "contrastive_a2p": ("a2p",),
+              "contrastive_a2g_a2p_g2p": ("a2g", "a2p", "g2p"),
+              "baseline_genre": ("genre_bce",), "baseline_cf": ("cf_mse",),
+              "baseline_genre_cf": ("genre_bce", "cf_mse")}
+
+TINY = ["--epochs", "1", "--steps-per-epoch", "2", "--set", "data.frames=32",
+        "--set", "checkpoints.every_epochs=1", "--set", "projector.max_tracks=6",
+        "--set", "training.validation_steps=1"]
+TINY_B = TINY + ["--batch-size", "4",
+                 "--set", "model.encoder={channels=[4,4],pools=[[4,4],[4,4]],hidden_dim=16}",
+                 "--set", "sideinfo.cf.factors=8", "--set", "sideinfo.cf.epochs=5",
+                 "--set", "sideinfo.genre.dim=16"]
+TINY_A = TINY + ["--batch-size", "2",
+                 "--set", "model.encoder={channels=[4,4],pools=[[8,4],[8,4]],hidden_dim=16}"]
+TINY_TEXT = ["--set", "sideinfo.text.vocab_size=60", "--set", "sideinfo.text.seq_len=16",
+             "--set", "sideinfo.text.encoder={embedding_dim=16,num_heads=2,intermediate_dim=16}"]
+
+
+@pytest.fixture(scope="module")
+def melon(tmp_path_factory):
+    from era_zoo.data.fixtures import write_melon_fixture
+    root = tmp_path_factory.mktemp("melon")
+    write_melon_fixture(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def msd(tmp_path_factory):
+    from era_zoo.data.fixtures import write_msd_fixture
+    root = tmp_path_factory.mktemp("msd")
+    write_msd_fixture(root, n_tracks=24, seconds=1)
+    return root
+
+
+def _train(name, data, out, extra=()):
+    tiny = TINY_A if name in PAPER_A else TINY_B
+    if name == "audioart_mmc":
+        tiny = tiny + TINY_TEXT
+    args = ["train", str(RECIPES / f"{name}.toml"), "--data", str(data), "--out", str(out)]
+    return main(args + tiny + list(extra))
+
+
+def _history(run):
+    with open(run / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("name", PAPER_A + PAPER_B)
+def test_every_recipe_trains_end_to_end(name, melon, msd, tmp_path):
+    run = tmp_path / "run"
+    assert _train(name, msd if name in PAPER_A else melon, run) == 0
+    for path in ("recipe.toml", "model.keras", "history.csv", "checkpoints/best.keras",
+                 "checkpoints/epoch-0001.keras", "backup/state.json",
+                 "projector/projector_config.pbtxt", "projector/metadata.tsv"):
+        assert (run / path).is_file(), path
+    rows = _history(run)
+    assert [r["epoch"] for r in rows] == ["1"]
+    for term in ("loss",) + LOSS_TERMS[name]:
+        assert math.isfinite(float(rows[0][term])) and math.isfinite(float(rows[0][f"val_{term}"]))
+    resolved = tomllib.loads((run / "recipe.toml").read_text())
+    assert resolved["model"]["name"] == name
+    assert resolved["training"]["batch_size"] == (2 if name in PAPER_A else 4)
+    assert resolved["data"]["root"] == str(msd if name in PAPER_A else melon)
+
+
+def _scalars(event_dir):
+    import tensorflow as tf
+    values = {}
+    for path in sorted(Path(event_dir).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                values[(v.tag, event.step)] = float(tf.make_ndarray(v.tensor))
+    return values
+
+
+def test_run_dir_scalars_checkpoints_and_projector(melon, tmp_path):
+    import keras
+    name = "contrastive_a2g_a2p_g2p"
+    run = tmp_path / "run"
+    assert _train(name, melon, run, ["--epochs", "2", "--set", "logging.update_freq=1"]) == 0
+    rows = _history(run)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    train, valid = _scalars(run / "tensorboard/train"), _scalars(run / "tensorboard/validation")
+    for row in rows:
+        epoch = int(row["epoch"])
+        for term in ("loss",) + LOSS_TERMS[name]:
+            assert train[(f"epoch_{term}", epoch)] == pytest.approx(float(row[term]), rel=1e-6)
+            assert valid[(f"epoch_{term}", epoch)] == pytest.approx(float(row[f"val_{term}"]),
+                                                                   rel=1e-6)
+    assert train[("epoch_learning_rate", 1)] == pytest.approx(1e-4)
+    # update_freq=1: one batch point per step, steps numbered over the run.
+    assert sorted(s for (tag, s) in train if tag == "batch_loss") == [1, 2, 3, 4]
+    # best.keras is the epoch with the lowest val_loss (best.json says which).
+    best_epoch = min(rows, key=lambda r: float(r["val_loss"]))["epoch"]
+    assert json.loads((run / "checkpoints/best.json").read_text())["epoch"] == int(best_epoch)
+    for ckpt in ("epoch-0001", "epoch-0002"):
+        assert (run / f"checkpoints/{ckpt}.keras").is_file()
+    final = keras.saving.load_model(run / "model.keras", safe_mode=True, compile=False)
+    last = keras.saving.load_model(run / "checkpoints/epoch-0002.keras", safe_mode=True,
+                                   compile=False)
+    for a, b in zip(final.weights, last.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # Projector: the valid tracks, metadata with year, decade, genre, artist.
+    lines = (run / "projector/metadata.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == ["track_id", "year", "decade", "genre", "artist"]
+    import tensorflow as tf
+    emb = tf.train.load_checkpoint(str(run / "projector")).get_tensor(
+        "embedding/.ATTRIBUTES/VARIABLE_VALUE")
+    assert emb.shape == (len(lines) - 1, 128)
+    for line in lines[1:]:
+        track_id, year, decade, genre, artist = line.split("\t")
+        assert decade == f"{int(year) // 10 * 10}s" and genre and artist
+
+
+def test_nan_loss_stops_the_run_without_saving_it(melon, tmp_path):
+    run = tmp_path / "run"
+    code = _train("baseline_cf", melon, run,
+                  ["--epochs", "3", "--steps-per-epoch", "4",
+                   "--set", "training.optimizer.learning_rate=1e30",
+                   "--set", "checkpoints.backup_every_steps=1"])
+    assert code == 3
+    assert not (run / "model.keras").exists()
+    # Every state saved before the stop holds finite values only.
+    state = json.loads((run / "backup/state.json").read_text())
+    assert state["position"]["epoch"] == 0
+    with np.load(run / "backup" / state["arrays"]) as saved:
+        assert all(np.isfinite(saved[k]).all() for k in saved.files)
+
+
+def test_cli_reports_bad_recipe_without_traceback(melon, tmp_path, capsys):
+    code = main(["train", str(RECIPES / "audio_cnn.toml"), "--data", str(melon),
+                 "--set", "data.reader=melon",
+                 "--out", str(tmp_path / "run")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "data.mel" in err and "48-band" in err
+    assert not (tmp_path / "run").exists()

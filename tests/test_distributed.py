@@ -1,0 +1,133 @@
+"""One optimizer step under MirroredStrategy (2 logical CPU devices) equals
+the single-device step on the same global batch.
+
+TensorFlow's logical devices must be configured before TF initialises, so
+the comparison runs in a fresh interpreter: this file is also the worker
+(``python tests/test_distributed.py <model> <strategy> <gather>``), which
+prints the differences as JSON.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+WORKER_TIMEOUT_S = 600
+
+
+def _env(**extra):
+    return {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2",
+            "CUDA_VISIBLE_DEVICES": "", **extra}
+
+
+def _result(proc):
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _run_worker(*args):
+    return _result(subprocess.run([sys.executable, __file__, *args], capture_output=True,
+                                  text=True, env=_env(), timeout=WORKER_TIMEOUT_S))
+
+
+def _run_two_workers(*args):
+    """A MultiWorkerMirroredStrategy cluster of two local processes, one CPU
+    replica each, talking gRPC on two free localhost ports."""
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("localhost", 0))
+            ports.append(s.getsockname()[1])
+    cluster = {"worker": [f"localhost:{port}" for port in ports]}
+    procs = [subprocess.Popen(
+        [sys.executable, __file__, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env=_env(TF_CONFIG=json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": i}})))
+        for i in range(2)]
+    results = []
+    for proc in procs:
+        try:
+            out, err = proc.communicate(timeout=WORKER_TIMEOUT_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        results.append(_result(subprocess.CompletedProcess(proc.args, proc.returncode, out, err)))
+    return results[0]
+
+
+@pytest.mark.parametrize("name,strategy", [
+    ("contrastive_a2g_a2p_g2p", "mirrored"),
+    ("audio_suc", "multi_worker"),
+])
+def test_mirrored_step_equals_single_device_step(name, strategy):
+    run = _run_two_workers if strategy == "multi_worker" else _run_worker
+    result = run(name, strategy, "gather")
+    assert result["replicas"] == 2 and result["synchronized_bn"] is True
+    assert result["step_size"] > 1e-3            # the step moved the weights
+    assert result["max_weight_diff"] <= 1e-5, result
+    assert result["loss_diff"] <= 1e-6 * result["loss"], result
+
+
+def test_per_replica_negatives_change_the_step():
+    # Without gathering, each replica contrasts only its own half batch: a
+    # different objective, so the weights differ. Guards the test above.
+    result = _run_worker("contrastive_a2p", "mirrored", "local")
+    assert result["max_weight_diff"] > 1e-4, result
+
+
+def _worker(name, strategy_name, gather):
+    import tensorflow as tf
+
+    if strategy_name == "multi_worker":        # the cluster comes from TF_CONFIG
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+    import keras
+    import numpy as np
+
+    from era_zoo.models.tiny import tiny_batch, tiny_config
+    from era_zoo.registry import create_model
+
+    config = {**tiny_config(name), "gather_negatives": gather == "gather"}
+    keras.utils.set_random_seed(0)
+    single = create_model(name, **config)
+    initial = single.get_weights()
+    batch = tiny_batch(single, batch_size=8)
+    # One global batch of 8. Workers shard it by element (each replica gets 4
+    # rows, in an order the losses do not depend on).
+    dataset = tf.data.Dataset.from_tensor_slices(batch).batch(8)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = \
+        tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options)
+
+    single.compile(optimizer=keras.optimizers.SGD(0.01))
+    single_loss = single.fit(dataset, verbose=0).history["loss"][0]
+    with strategy.scope():
+        mirrored = create_model(name, **config)
+        mirrored.set_weights(initial)
+        mirrored.compile(optimizer=keras.optimizers.SGD(0.01))
+    mirrored_loss = mirrored.fit(dataset, verbose=0).history["loss"][0]
+
+    after, after_mirrored = single.get_weights(), mirrored.get_weights()
+    print(json.dumps({
+        "replicas": strategy.num_replicas_in_sync,
+        "synchronized_bn": mirrored.audio_encoder.synchronized_bn,
+        "step_size": float(max(np.abs(a - b).max() for a, b in zip(after, initial))),
+        "max_weight_diff": float(max(np.abs(a - b).max()
+                                     for a, b in zip(after, after_mirrored))),
+        "loss": float(single_loss),
+        "loss_diff": abs(float(single_loss) - float(mirrored_loss)),
+        "worst": max(((float(np.abs(a - b).max()), w.path) for a, b, w in
+                      zip(after, after_mirrored, single.weights))),
+    }))
+
+
+if __name__ == "__main__":
+    _worker(*sys.argv[1:4])
