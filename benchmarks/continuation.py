@@ -70,7 +70,8 @@ def synthetic_melon(n_playlists, n_test, n_seed, dim, seed=0):
 
 
 def naive_continuations(table, emb, pids, k=100, per_query=100):
-    """The protocol as written, one brute-force search per (playlist, track)."""
+    """The protocol as written, one brute-force search per (playlist, track).
+    Returns {pid: (ranked candidates, {candidate: (count, similarity sum)})}."""
     split = {t.track_id: t.split for t in table.tracks}
     row = {i: n for n, i in enumerate(emb.ids)}
     test_ids = [t.track_id for t in table.tracks if t.split == "test"]
@@ -92,8 +93,23 @@ def naive_continuations(table, emb, pids, k=100, per_query=100):
                 counts[c] += 1
                 sim_sum[c] += float(sims[c])
         ranked = sorted(counts, key=lambda c: (-counts[c], -sim_sum[c], c))[:k]
-        out[pid] = ranked
+        out[pid] = (ranked, {c: (counts[c], sim_sum[c]) for c in counts})
     return out
+
+
+def agreement(ours, naive, tol=1e-5):
+    """(share with identical lists, share equal up to float32 rounding): the
+    second compares the (count, similarity sum) sequences, since sums that
+    differ by ~1e-7 (matrix product vs. matrix-vector product) may swap."""
+    same = close = 0
+    for row, (ranked, tally) in zip(ours, naive.values()):
+        row = row[row >= 0].tolist()
+        same += row == ranked
+        if len(row) == len(ranked) and all(c in tally for c in row):
+            a = np.array([tally[c] for c in row])
+            b = np.array([tally[c] for c in ranked])
+            close += bool((a[:, 0] == b[:, 0]).all() and np.allclose(a[:, 1], b[:, 1], atol=tol))
+    return same / len(naive), close / len(naive)
 
 
 def peak_rss_gb():
@@ -122,14 +138,18 @@ def main(argv=None):
           f"{args.tracks:,} test + {args.seed_tracks:,} other tracks in {t_gen:.1f} s", flush=True)
 
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     result = run_melon(table, emb, k=100, per_query=100, runs=1, block_size=args.block_size, progress=False)
     t_ours = time.perf_counter() - t0
+    cpu_ours = time.process_time() - cpu0
     rss = peak_rss_gb()
 
     sample = list(table.extras["playlists"])[: args.naive_sample]
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     naive = naive_continuations(table, emb, sample)
     t_naive_sample = time.perf_counter() - t0
+    cpu_naive = (time.process_time() - cpu0) * args.playlists / len(sample)
     t_naive = t_naive_sample * args.playlists / len(sample)
 
     # correctness on the sample: our continuations of the same playlists
@@ -139,7 +159,7 @@ def main(argv=None):
     queries = [np.array([row[s] for s in dict.fromkeys(table.extras["playlists"][p]) if split[s] != "test"],
                         np.int64) for p in naive]
     ours = continue_playlists(queries, emb.X, emb.X[[row[t] for t in test_ids]], k=100, per_query=100)
-    agree = np.mean([np.array_equal(ours[i][ours[i] >= 0], naive[p]) for i, p in enumerate(naive)])
+    identical, equivalent = agreement(ours, naive)
 
     lines = [
         f"- machine: {platform.machine()}, {os.cpu_count()} CPU core(s) visible, {platform.system()}, "
@@ -150,25 +170,30 @@ def main(argv=None):
         f"{result['playlists_evaluated']:,} playlists hold a test track, "
         f"{result['distinct_query_tracks']:,} distinct query tracks",
         "",
-        "| stage | seconds |",
-        "|---|---:|",
+        "| stage | wall s | CPU s |",
+        "|---|---:|---:|",
     ]
-    lines += [f"| {stage} | {sec:.1f} |" for stage, sec in result["timings_s"].items()]
+    lines += [f"| {stage} | {sec:.1f} | {result['cpu_s'][stage]:.1f} |"
+              for stage, sec in result["timings_s"].items()]
     lines += [
-        f"| **whole protocol (run_melon)** | **{t_ours:.1f}** |",
+        f"| **whole protocol (run_melon)** | **{t_ours:.1f}** | **{cpu_ours:.1f}** |",
         "",
         f"- peak memory (max RSS, data generation included): **{rss:.2f} GB**",
         f"- naive baseline (brute force per playlist track, no reuse): {t_naive_sample:.1f} s for "
-        f"{len(sample)} playlists, extrapolated {t_naive:,.0f} s for all: "
-        f"**{t_naive / t_ours:.0f}x** slower than era_zoo",
-        f"- continuations identical to the naive ones on {agree:.0%} of the sampled playlists",
+        f"{len(sample)} playlists, extrapolated {t_naive:,.0f} s wall / {cpu_naive:,.0f} s CPU for all: "
+        f"**{t_naive / t_ours:.0f}x** (wall), **{cpu_naive / cpu_ours:.0f}x** (CPU) slower than era_zoo",
+        f"- on the {len(naive)} sampled playlists that hold a test track, era_zoo's continuations equal the "
+        f"naive ones exactly on {identical:.0%}, and up to float32 rounding of the similarity sums "
+        f"(same counts, sums within 1e-5) on {equivalent:.0%}",
         f"- scores on random embeddings (sanity only): NDCG@100 {result['summary']['ndcg']:.4f}, "
         f"MAP@100 {result['summary']['map']:.4f}; random baseline "
         f"{result['summary']['random']['ndcg']['mean']:.4f} / {result['summary']['random']['map']['mean']:.4f}",
     ]
     print("\n".join(lines))
-    print(f"\nratio naive / era_zoo: {t_naive / t_ours:.0f}x; target < 120 s and < 4 GB: "
-          f"{'met' if t_ours < 120 and rss < 4 else 'NOT met'}")
+    print(f"\nratio naive / era_zoo: {t_naive / t_ours:.0f}x wall, {cpu_naive / cpu_ours:.0f}x CPU; "
+          f"target < 120 s and < 4 GB: {'met' if t_ours < 120 and rss < 4 else 'NOT met'} (wall), "
+          f"{'met' if cpu_ours < 120 and rss < 4 else 'NOT met'} (CPU time < 120 s, which bounds "
+          f"the wall time of a run with the cores to itself)")
     if args.write:
         write_section("\n".join(lines))
         print(f"wrote the continuation section of {RESULTS}")

@@ -136,6 +136,7 @@ def main(argv=None):
     from era_zoo.data.table import Track, TrackTable
 
     spec = get_preset(SPEC_NAME)
+    load_at_start = os.getloadavg()[0]
     lines = []
 
     def say(text=""):
@@ -165,7 +166,10 @@ def main(argv=None):
         n = args.clips
         say(f"- machine: {platform.machine()}, {os.cpu_count()} CPU core(s) visible, "
             f"{platform.system()}; TensorFlow {tf.__version__}, librosa {librosa.__version__}; "
-            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; load "
+            f"average {load_at_start:.1f} at the start"
+            + (" (other work shared the CPU: absolute figures are lower bounds; both "
+               "sides of each ratio ran under it)" if load_at_start > os.cpu_count() else ""))
         say(f"- files: {n} x {args.seconds:g} s WAV (PCM 16, {spec.sample_rate} Hz), "
             f"{SPEC_NAME} ({spec.n_mels} bands, FFT {spec.n_fft}, hop {spec.hop_length}); "
             f"best of {args.repeats} passes after a warm-up")

@@ -30,6 +30,9 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TF's oneDNN kernels (pooling, batch norm, NCHW filter gradients) are off
+# unless asked for on this TF build; they must be requested before TF loads.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import numpy as np  # noqa: E402
 

@@ -101,3 +101,23 @@ def test_fast_blocks_equal_plain_layers_with_gradients(training):
         np.testing.assert_allclose(g_fast, g_plain, atol=2e-4, rtol=1e-3, err_msg=v.path)
     for a, b in zip(fast.non_trainable_weights, plain.non_trainable_weights):
         np.testing.assert_allclose(a, b, atol=1e-5, err_msg=a.path)
+
+
+def test_nchw_kernel_gradient_equals_autodiff():
+    from era_zoo.layers import audio_encoder as ae
+
+    if keras.backend.backend() != "tensorflow" or not ae._onednn_nchw_filter_grad():
+        pytest.skip("needs TensorFlow with oneDNN (TF_ENABLE_ONEDNN_OPTS=1)")
+    rng = np.random.default_rng(9)
+    x = tf.constant(rng.normal(size=(2, 5, 7, 3)).astype("float32"))
+    kernel = tf.Variable(rng.normal(size=(3, 3, 3, 4)).astype("float32"))
+    dy = tf.constant(rng.normal(size=(2, 5, 7, 4)).astype("float32"))
+    results = []
+    for conv in (ae._tf_conv3x3_nchw_filter_grad,
+                 lambda x, k: tf.nn.conv2d(x, k, 1, "SAME")):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(conv(x, kernel) * dy)
+        results.append(tape.gradient(loss, [x, kernel]))
+    for fast, ref in zip(*results):
+        np.testing.assert_allclose(fast, ref, atol=1e-4)

@@ -68,6 +68,7 @@ def test_score_notes_follow_tempo_marks_and_ties():
     score = _stream((0, tempo.MetronomeMark(number=120)), (0, first), (2, second),
                     (3, note.Note("D4", quarterLength=1)),
                     (4, tempo.MetronomeMark(number=60)), (4, note.Note("E4", quarterLength=1)),
+                    (5, tempo.MetronomeMark(text="Sehr ruhig")),   # no number: tempo kept
                     (5, note.Note("F4", quarterLength=1)))
     notes = score_notes(score, seconds=3.5)
     # 120 bpm: 0.5 s a quarter up to beat 4, then 1 s a quarter; F4 starts at 3 s

@@ -57,27 +57,42 @@ def _run_two_workers(*args):
     return results[0]
 
 
-@pytest.mark.parametrize("name,strategy", [
-    ("contrastive_a2g_a2p_g2p", "mirrored"),
-    ("audio_suc", "multi_worker"),
-])
-def test_mirrored_step_equals_single_device_step(name, strategy):
-    run = _run_two_workers if strategy == "multi_worker" else _run_worker
-    result = run(name, strategy, "gather")
+# One interpreter per strategy (TensorFlow starts once); cases are model:gather.
+MIRRORED_CASES = ["contrastive_a2g_a2p_g2p:gather", "audioart_mmc:gather",
+                  "contrastive_a2p:local"]
+MULTI_WORKER_CASES = ["audio_suc:gather"]
+
+
+@pytest.fixture(scope="module")
+def mirrored_results():
+    return _run_worker("mirrored", *MIRRORED_CASES)
+
+
+def _check_equal_steps(result):
     assert result["replicas"] == 2 and result["synchronized_bn"] is True
     assert result["step_size"] > 1e-3            # the step moved the weights
     assert result["max_weight_diff"] <= 1e-5, result
     assert result["loss_diff"] <= 1e-6 * result["loss"], result
 
 
-def test_per_replica_negatives_change_the_step():
+@pytest.mark.parametrize("case", MIRRORED_CASES[:2])
+def test_mirrored_step_equals_single_device_step(mirrored_results, case):
+    _check_equal_steps(mirrored_results[case])
+
+
+def test_per_replica_negatives_change_the_step(mirrored_results):
     # Without gathering, each replica contrasts only its own half batch: a
     # different objective, so the weights differ. Guards the test above.
-    result = _run_worker("contrastive_a2p", "mirrored", "local")
+    result = mirrored_results["contrastive_a2p:local"]
     assert result["max_weight_diff"] > 1e-4, result
 
 
-def _worker(name, strategy_name, gather):
+def test_multi_worker_step_equals_single_device_step():
+    results = _run_two_workers("multi_worker", *MULTI_WORKER_CASES)
+    _check_equal_steps(results["audio_suc:gather"])
+
+
+def _worker(strategy_name, *cases):
     import tensorflow as tf
 
     if strategy_name == "multi_worker":        # the cluster comes from TF_CONFIG
@@ -87,14 +102,22 @@ def _worker(name, strategy_name, gather):
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    results = {}
+    for case in cases:
+        name, gather = case.split(":")
+        results[case] = _one_step(strategy, name, gather == "gather")
+    print(json.dumps(results))
 
+
+def _one_step(strategy, name, gather):
     import keras
     import numpy as np
+    import tensorflow as tf
 
     from era_zoo.models.tiny import tiny_batch, tiny_config
     from era_zoo.registry import create_model
 
-    config = {**tiny_config(name), "gather_negatives": gather == "gather"}
+    config = {**tiny_config(name), "gather_negatives": gather}
     keras.utils.set_random_seed(0)
     single = create_model(name, **config)
     initial = single.get_weights()
@@ -116,18 +139,19 @@ def _worker(name, strategy_name, gather):
     mirrored_loss = mirrored.fit(dataset, verbose=0).history["loss"][0]
 
     after, after_mirrored = single.get_weights(), mirrored.get_weights()
-    print(json.dumps({
+    return {
         "replicas": strategy.num_replicas_in_sync,
         "synchronized_bn": mirrored.audio_encoder.synchronized_bn,
-        "step_size": float(max(np.abs(a - b).max() for a, b in zip(after, initial))),
+        "step_size": float(max(np.abs(np.asarray(w) - initial[i]).max()
+                               for i, w in enumerate(single.weights) if w.trainable)),
         "max_weight_diff": float(max(np.abs(a - b).max()
                                      for a, b in zip(after, after_mirrored))),
         "loss": float(single_loss),
         "loss_diff": abs(float(single_loss) - float(mirrored_loss)),
         "worst": max(((float(np.abs(a - b).max()), w.path) for a, b, w in
                       zip(after, after_mirrored, single.weights))),
-    }))
+    }
 
 
 if __name__ == "__main__":
-    _worker(*sys.argv[1:4])
+    _worker(*sys.argv[1:])

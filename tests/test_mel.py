@@ -123,3 +123,8 @@ def test_layer_config_round_trip_and_saved_model(tmp_path):
 def test_unknown_preset_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown mel preset 'melon64'"):
         LogMel("melon64")
+
+
+def test_layer_rejects_unbatched_input():
+    with pytest.raises(ValueError, match=r"\(batch, samples\)"):
+        LogMel("melon48")(np.zeros((2, 100, 1), np.float32))

@@ -103,6 +103,26 @@ def test_audio_crops_are_windows_of_the_librosa_logmel(table):
         assert best > 0.9999
 
 
+def test_audio_crops_decode_only_their_window(table, tmp_path):
+    """A crop decoded alone equals that window of the whole track's log-mel;
+    a resampled file agrees to resampling precision."""
+    odd = tmp_path / "odd.wav"
+    t = np.arange(int(2.2 * 22050)) / 22050
+    sf.write(odd, (0.3 * np.sin(2 * np.pi * 330 * t * (1 + t))).astype(np.float32), 22050,
+             subtype="FLOAT")
+    both = TrackTable("w", table.tracks + [Track("odd", audio_path=str(odd))])
+    whole = {int(e["track_index"]): e["mel"].numpy() for e in mel_dataset(both, SPEC)}
+    for seed in (0, 1):
+        got = collect(training_dataset(both, SPEC, frames=FRAMES, batch_size=1, seed=seed))
+        for mel, row in zip(got["mel"], got["track_index"]):
+            full = whole[row]
+            if full.shape[1] < FRAMES:
+                full = np.tile(full, (1, 2))[:, :FRAMES]
+            errors = [np.abs(mel - full[:, s:s + FRAMES]).max()
+                      for s in range(full.shape[1] - FRAMES + 1)]
+            assert min(errors) < (0.02 if row == 6 else 1e-4), (row, min(errors))
+
+
 def test_shuffle_is_seeded_and_reshuffles_each_epoch(table):
     def order(seed, ds=None):
         ds = ds or training_dataset(table, SPEC, source="mel", frames=FRAMES, batch_size=None,

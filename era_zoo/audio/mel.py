@@ -63,12 +63,15 @@ def n_frames(n_samples, spec):
     return 1 + int(n_samples) // get_preset(spec).hop_length
 
 
-def logmel_ops(wave, spec, filterbank_t):
+def logmel_ops(wave, spec, filterbank_t, center=True):
     """The front-end in keras.ops: wave (batch, samples) float32 ->
     (batch, n_mels, frames). ``filterbank_t`` is ``mel_filterbank(spec).T``
-    as a tensor (n_freqs, n_mels)."""
-    half = spec.n_fft // 2
-    wave = ops.pad(wave, [[0, 0], [half, half]])
+    as a tensor (n_freqs, n_mels). ``center=False`` frames the samples as
+    given (1 + (samples - n_fft) // hop frames): for a window cut out of a
+    longer signal, already holding its n_fft // 2 samples of context."""
+    if center:
+        half = spec.n_fft // 2
+        wave = ops.pad(wave, [[0, 0], [half, half]])
     real, imag = ops.stft(wave, sequence_length=spec.n_fft,
                           sequence_stride=spec.hop_length, fft_length=spec.n_fft,
                           window="hann", center=False)
@@ -101,6 +104,12 @@ class LogMel(keras.layers.Layer):
         self._filterbank_t = mel_filterbank(self.spec).T.copy()
         self.supports_masking = False
 
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"LogMel takes waveforms shaped (batch, samples), got a "
+                             f"tensor of shape {tuple(input_shape)}")
+        self.built = True
+
     def call(self, wave):
         wave = ops.cast(wave, "float32")
         return logmel_ops(wave, self.spec, ops.convert_to_tensor(self._filterbank_t))
@@ -117,10 +126,11 @@ class LogMel(keras.layers.Layer):
         return config
 
 
-def waveform_to_logmel(wave, spec):
+def waveform_to_logmel(wave, spec, center=True):
     """TensorFlow function for tf.data: wave (samples,) or (batch, samples) ->
-    (n_mels, frames) or (batch, n_mels, frames), the same code as LogMel.
-    Needs the TensorFlow backend (tf.data runs TensorFlow graphs)."""
+    (n_mels, frames) or (batch, n_mels, frames), the same code as LogMel
+    (``center``: see :func:`logmel_ops`). Needs the TensorFlow backend
+    (tf.data runs TensorFlow graphs)."""
     import tensorflow as tf
 
     spec = get_preset(spec)
@@ -128,5 +138,5 @@ def waveform_to_logmel(wave, spec):
     squeeze = wave.shape.rank == 1
     if squeeze:
         wave = wave[None]
-    mel = logmel_ops(wave, spec, tf.constant(mel_filterbank(spec).T))
+    mel = logmel_ops(wave, spec, tf.constant(mel_filterbank(spec).T), center)
     return mel[0] if squeeze else mel

@@ -194,4 +194,5 @@ def _result(table, description, cover, per_run, confusion, clock, no_year, proto
         "confusion_matrix": {"labels": [f"{d}s" for d in labels], "counts": counts.tolist(),
                              "note": f"decades, summed over {len(per_run)} run(s)"},
         "timings_s": clock.totals(),
+        "cpu_s": clock.cpu_totals(),
     }

@@ -90,4 +90,5 @@ def run_gtzan(table, embeddings, *, runs=10, seed=0, probe=GTZAN_PROBE, use_vali
         "confusion_matrix": {"labels": classes, "counts": confusion.tolist(),
                              "note": f"summed over {runs} runs"},
         "timings_s": clock.totals(),
+        "cpu_s": clock.cpu_totals(),
     }

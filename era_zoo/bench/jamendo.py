@@ -110,4 +110,5 @@ def run_jamendo(table, embeddings, *, category=None, runs=10, seed=0, probe=JAME
                     "pr_auc": summarize([r["pr_auc"] for r in per_run])},
         "per_tag": {"roc_auc_mean": _column_means(tag_roc), "pr_auc_mean": _column_means(tag_pr)},
         "timings_s": clock.totals(),
+        "cpu_s": clock.cpu_totals(),
     }

@@ -131,44 +131,58 @@ def run_melon(table, embeddings, *, k=100, per_query=100, queries="seed", runs=1
                         "read Melon with its playlist files (train.json, val.json, test.json)")
     clock = Stopwatch()
     with clock("prepare"):
-        split_of = {t.track_id: t.split for t in table.tracks}
         means, present, _ = embeddings.track_means(table)
-        vec_row = {table.tracks[p].track_id: i for i, p in enumerate(present)}
-        test_ids = [t.track_id for t in table.tracks if t.split == "test"]
-        cand_ids = [t for t in test_ids if t in vec_row]
-        if not cand_ids:
+        n_tracks = len(table.tracks)
+        is_test = np.array([t.split == "test" for t in table.tracks], bool)
+        vec_of = np.full(n_tracks, -1, np.int64)       # track position -> row of `means`
+        vec_of[present] = np.arange(len(present))
+        cand_pos = present[is_test[present]]           # embedded test tracks: the candidates
+        if not len(cand_pos):
             raise DataError(embeddings.description or "embeddings",
-                            f"no embeddings for any of the {len(test_ids)} test tracks",
+                            f"no embeddings for any of the {int(is_test.sum())} test tracks",
                             "the candidates of the continuation are the test-set tracks")
-        cand_index = {t: i for i, t in enumerate(cand_ids)}
-        candidate_vectors = means[[vec_row[t] for t in cand_ids]]
-        exclude = np.full(len(means), -1, np.int64)
+        cand_of = np.full(n_tracks, -1, np.int64)      # track position -> candidate index
+        cand_of[cand_pos] = np.arange(len(cand_pos))
+        candidate_vectors = means[vec_of[cand_pos]]
+        exclude = None
         if queries == "all":
-            for t, c in cand_index.items():
-                exclude[vec_row[t]] = c
+            exclude = np.full(len(means), -1, np.int64)
+            exclude[vec_of[cand_pos]] = np.arange(len(cand_pos))
 
-        pids, query_lists, truth_lists, n_relevant = [], [], [], []
-        unknown = set()
-        for pid, songs in playlists.items():
-            songs = list(dict.fromkeys(str(s) for s in songs))
-            test_songs = [s for s in songs if split_of.get(s) == "test"]
-            if not test_songs:
-                continue
-            unknown.update(s for s in songs if s not in split_of)
-            if queries == "seed":
-                q = [vec_row[s] for s in songs if split_of.get(s) != "test" and s in vec_row]
-            else:
-                q = [vec_row[s] for s in songs if s in vec_row]
-            pids.append(pid)
-            query_lists.append(np.array(q, np.int64))
-            truth_lists.append(np.array([cand_index[s] for s in test_songs if s in cand_index], np.int64))
-            n_relevant.append(len(test_songs))
-        if not pids:
+        # playlist entries as (playlist, track position), duplicates and unknown tracks dropped
+        pos_of = {t.track_id: i for i, t in enumerate(table.tracks)}
+        pids = list(playlists)
+        lengths = np.fromiter((len(v) for v in playlists.values()), np.int64, len(pids))
+        flat = np.fromiter((pos_of.get(str(s), -1) for v in playlists.values() for s in v),
+                           np.int64, int(lengths.sum()))
+        unknown = {str(s) for v in playlists.values() for s in v if str(s) not in pos_of} \
+            if (flat < 0).any() else set()
+        owner = np.repeat(np.arange(len(pids)), lengths)
+        keys = np.unique(owner[flat >= 0] * n_tracks + flat[flat >= 0])
+        pl, pos = keys // n_tracks, keys % n_tracks
+        n_test = np.bincount(pl[is_test[pos]], minlength=len(pids))
+        evaluated = np.flatnonzero(n_test > 0)
+        if not len(evaluated):
             raise DataError(table.name, "no playlist holds a test-set track")
-        n_relevant = np.array(n_relevant)
+        row_of_pl = np.full(len(pids), -1, np.int64)
+        row_of_pl[evaluated] = np.arange(len(evaluated))
+
+        def per_playlist(mask, values):
+            rows = row_of_pl[pl[mask]]
+            keep = rows >= 0
+            rows, values = rows[keep], values[mask][keep]
+            return np.split(values, np.searchsorted(rows, np.arange(1, len(evaluated))))
+
+        is_query = vec_of[pos] >= 0
+        if queries == "seed":
+            is_query &= ~is_test[pos]
+        query_lists = per_playlist(is_query, vec_of[pos])
+        truth_lists = per_playlist(is_test[pos] & (cand_of[pos] >= 0), cand_of[pos])
+        n_relevant = n_test[evaluated]
+        pids = [pids[i] for i in evaluated]
 
     continuations = continue_playlists(query_lists, means, candidate_vectors, k=k, per_query=per_query,
-                                       exclude=exclude if queries == "all" else None,
+                                       exclude=exclude,
                                        block_size=block_size, progress=progress, clock=clock)
     with clock("score"):
         ndcg, ap = score_continuations(continuations, truth_lists, n_relevant, k)
@@ -176,12 +190,12 @@ def run_melon(table, embeddings, *, k=100, per_query=100, queries="seed", runs=1
         rnd_ndcg, rnd_map = [], []
         for run in range(runs):
             rng = np.random.default_rng(seed + run)
-            r_ndcg, r_ap = score_continuations(random_continuations(len(pids), len(cand_ids), k, rng),
+            r_ndcg, r_ap = score_continuations(random_continuations(len(pids), len(cand_pos), k, rng),
                                                truth_lists, n_relevant, k)
             rnd_ndcg.append(r_ndcg.mean())
             rnd_map.append(r_ap.mean())
 
-    missing_test = len(test_ids) - len(cand_ids)
+    missing_test = int(is_test.sum()) - len(cand_pos)
     return {
         "benchmark": "melon",
         "source": embeddings.description,
@@ -190,11 +204,12 @@ def run_melon(table, embeddings, *, k=100, per_query=100, queries="seed", runs=1
                      "ground_truth": "the playlist's test-set tracks"},
         "playlists_evaluated": len(pids),
         "playlists_without_queries": int(sum(len(q) == 0 for q in query_lists)),
-        "candidates": len(cand_ids),
+        "candidates": len(cand_pos),
         "test_tracks_without_embeddings": missing_test,
         "playlist_tracks_not_in_table": len(unknown),
         "distinct_query_tracks": int(len(np.unique(np.concatenate(query_lists)))) if query_lists else 0,
         "summary": {"ndcg": float(ndcg.mean()), "map": float(ap.mean()),
                     "random": {"ndcg": summarize(rnd_ndcg), "map": summarize(rnd_map)}},
         "timings_s": clock.totals(),
+        "cpu_s": clock.cpu_totals(),
     }

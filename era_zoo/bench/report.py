@@ -14,21 +14,28 @@ import numpy as np
 
 
 class Stopwatch:
-    """Wall-clock seconds per named stage, summed over repeated entries."""
+    """Seconds per named stage, summed over repeated entries: wall clock and
+    the process's CPU time (all threads), which stays meaningful when other
+    work shares the cores."""
 
     def __init__(self):
-        self._totals = defaultdict(float)
+        self._wall = defaultdict(float)
+        self._cpu = defaultdict(float)
 
     @contextmanager
     def __call__(self, stage):
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
-            self._totals[stage] += time.perf_counter() - start
+            self._wall[stage] += time.perf_counter() - wall
+            self._cpu[stage] += time.process_time() - cpu
 
     def totals(self):
-        return {k: round(v, 3) for k, v in self._totals.items()}
+        return {k: round(v, 3) for k, v in self._wall.items()}
+
+    def cpu_totals(self):
+        return {k: round(v, 3) for k, v in self._cpu.items()}
 
 
 def summarize(values):

@@ -54,7 +54,24 @@ def run_info(args):
     return 0
 
 
-ACTIONS = [add_info]
+def add_build(actions):
+    from ..data.demo.cli import add_build_arguments, run_build
+
+    build = actions.add_parser(
+        "build", help="build a dataset from registry packages (the demo corpus)",
+        description="Build a dataset that needs nothing downloaded but packages.")
+    corpora = build.add_subparsers(dest="corpus", metavar="CORPUS")
+    corpora.required = True
+    demo = corpora.add_parser(
+        "demo", help="render the music21 score corpus to audio with era labels",
+        description="Render real music (music21's corpus, 14th century to 1924) "
+                    "with one General-MIDI instrument; labels from era_zoo's "
+                    "table of composers' dates. Resumable: re-run to continue.")
+    add_build_arguments(demo)
+    demo.set_defaults(handler=run_build)
+
+
+ACTIONS = [add_info, add_build]
 
 
 def register(subparsers):

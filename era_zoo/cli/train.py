@@ -17,11 +17,10 @@ def register(subparsers):
     import argparse
     parser = subparsers.add_parser(
         "train", help="train a model from a recipe (resumable, TensorBoard, projector)",
-        description="Train the model of a TOML recipe on a dataset. The run directory "
-                    "gets the resolved recipe, periodic and best checkpoints, "
-                    "history.csv, TensorBoard scalars, the projector of the validation "
-                    "embeddings and the final model.keras; an interrupted run resumes "
-                    "where it stopped.",
+        description="Train the model of a TOML recipe on a dataset. The run directory\n"
+                    "gets the resolved recipe, periodic and best checkpoints, history.csv,\n"
+                    "TensorBoard scalars, the projector of the validation embeddings and\n"
+                    "the final model.keras; an interrupted run resumes where it stopped.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe", metavar="RECIPE",
                         help="a recipe .toml (recipes/ has one per model), or a run "
@@ -39,7 +38,8 @@ def register(subparsers):
     parser.add_argument("--batch-size", type=int, metavar="N",
                         help="training.batch_size (the global batch)")
     parser.add_argument("--out", metavar="RUN_DIR",
-                        help="run directory (default: runs/<recipe name>)")
+                        help="run directory (default: runs/<recipe name>, or the run "
+                             "directory of a RUN_DIR/recipe.toml)")
     parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                         dest="overrides",
                         help="override any recipe value, VALUE in TOML syntax, e.g. "

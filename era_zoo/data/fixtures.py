@@ -166,7 +166,7 @@ def write_gtzan_fixture(root, per_genre=4, seconds=3, seed=0):
     return root
 
 
-def write_jamendo_fixture(root, n_tracks=30, audio="mp3", seed=0, *, seconds=2):
+def write_jamendo_fixture(root, n_tracks=30, audio="mp3", seed=0, *, seconds=1):
     """MTG-Jamendo split-0 (``root/splits/split-0/*.tsv``, CRLF) for all three
     categories, with audio ``root/NN/ID.mp3`` (16 kHz, ``seconds`` long),
     ``.wav`` or (48, 200..400) ``.npy`` mels.

@@ -93,6 +93,7 @@ def read_melon(root, *, split_fractions=(0.8, 0.1, 0.1), seed=0, on_error="raise
             titles[record["id"]] = record["title"]
         if record["album"]:
             albums[record["id"]] = record["album"]
+    del songs, progress      # the parsed JSON is the biggest object held; free it early
 
     song_playlists = defaultdict(list)
     for pid, song_ids in playlists.items():

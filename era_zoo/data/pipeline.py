@@ -18,7 +18,10 @@ not grow with the dataset. A Python loader (``tf.numpy_function``) decodes one
 file (soundfile and soxr release the GIL, so ``num_parallel_calls`` decodes in
 parallel) or reads one ``.npy`` (memory-mapped: a training crop reads only its
 frames); the log-mel is computed in graph by the same code as the
-:class:`~era_zoo.audio.mel.LogMel` layer.
+:class:`~era_zoo.audio.mel.LogMel` layer. A training crop from audio decodes
+only the samples of its frames (the crop is drawn over the whole track from
+the header's length), so it costs a few seconds of audio, not the whole file;
+with ``cache_dir`` whole log-mels are computed once and crops cut from them.
 
 Bad files: ``on_error="raise"`` checks every file's header before the first
 element (missing, empty, wrong format, truncated WAV, wrong mel shape raise
@@ -51,6 +54,10 @@ ON_ERROR = ("raise", "skip")
 
 _OK, _CACHED, _BAD = 0, 1, 2
 
+# Target-rate samples decoded beyond a training window when resampling; soxr's
+# "HQ" filter is a few dozen samples long, 256 leaves it ample room.
+RESAMPLE_CONTEXT = 256
+
 
 # ---------------------------------------------------------------- public API
 
@@ -74,6 +81,11 @@ def training_dataset(table, spec, *, source="audio", frames=256, batch_size=128,
     ``distribute_datasets_from_function``): shard by input pipeline, and
     ``batch_size`` is the global batch, divided per replica. ``shard=(n, i)``:
     keep every n-th track starting at i (several workers by hand).
+    ``source``: "audio" (``Track.audio_path``, decoded at ``spec``'s rate) or
+    "mel" (``Track.mel_path``, an (n_mels, T) float ``.npy``). ``pad_mode``,
+    ``on_error``, ``report``: see the module docstring. ``validate``: check
+    every file's header up front (False: trust the table, fail on first use).
+    Shuffling permutes row indices only (a buffer of ints, never of mels).
     """
     plan = _Plan(table, spec, source, frames, pad_mode, cache_dir, on_error, report)
     rows = plan.usable_rows(validate)
@@ -247,6 +259,36 @@ class _Plan:
                                   f"value(s) are NaN or infinite")
         return mel
 
+    def _read_audio_window(self, path, rnd):
+        """Decode only the samples one random crop needs.
+
+        The crop is drawn, as for a full decode, uniformly over the frames of
+        the whole track's centred STFT (count from the header); the window is
+        those frames' samples plus n_fft // 2 of context each side (zeros
+        past the ends, as centring pads), to be framed uncentred. A resampled
+        file is decoded with RESAMPLE_CONTEXT extra samples each side so that
+        the resampler's filter has settled inside the window (alignment to
+        within one source sample). Content checks (NaN) see the window only,
+        and a quiet window is not an error: silence is judged per file.
+        """
+        spec = self.spec
+        hop, half = spec.hop_length, spec.n_fft // 2
+        info = audio_info(path)
+        resampled = info.sample_rate != spec.sample_rate
+        n = int(round(info.frames * spec.sample_rate / info.sample_rate))
+        total = 1 + n // hop
+        first = int(rnd) % max(1, total - self.frames + 1)
+        count = min(self.frames, total - first)
+        lo, hi = first * hop - half, (first + count - 1) * hop + half
+        context = RESAMPLE_CONTEXT if resampled else 0
+        a, b = max(0, lo - context), min(n, hi + context)
+        wave = load_audio(path, spec.sample_rate, offset=a / spec.sample_rate,
+                          duration=(b - a) / spec.sample_rate, allow_silent=True)
+        window = np.zeros(hi - lo, np.float32)
+        part = wave[max(0, lo - a):max(0, lo - a) + (hi - max(lo, 0))]
+        window[max(0, -lo):max(0, -lo) + len(part)] = part
+        return window
+
     def load_row(self, row, rnd, crop):
         """-> (wave, mel, status): a waveform to transform, or a finished mel."""
         row = int(row)
@@ -260,6 +302,8 @@ class _Plan:
                 mel = self.cache.load(path)
                 if mel is not None:
                     return no_wave, mel, np.int32(_CACHED)
+            elif crop:
+                return self._read_audio_window(path, rnd), no_mel, np.int32(_OK)
             return load_audio(path, self.spec.sample_rate), no_mel, np.int32(_OK)
         except DataError as e:
             self.fail(row, e)
@@ -281,10 +325,8 @@ class _Plan:
             return {"row": row, "rnd": rnd, "wave": wave, "mel": mel, "status": status}
 
         def to_mel(e):
-            if self.source == "mel":
-                mel = e["mel"]
-            elif self.cache is None:
-                mel = waveform_to_logmel(e["wave"], self.spec)
+            if self.cache is None:  # crops arrive as uncentred windows
+                mel = waveform_to_logmel(e["wave"], self.spec, center=not crop)
             else:
                 def compute():
                     fresh = waveform_to_logmel(e["wave"], self.spec)
@@ -297,6 +339,9 @@ class _Plan:
         ds = ds.map(read, num_parallel_calls=num_parallel_calls)
         if self.on_error == "skip":
             ds = ds.filter(lambda e: e["status"] != _BAD)
+        if self.source == "mel":  # read as mels already: no second pass
+            return ds.map(lambda e: {"mel": e["mel"], "track_index": e["row"],
+                                     "rnd": e["rnd"]})
         return ds.map(to_mel, num_parallel_calls=num_parallel_calls)
 
     def _pad(self, mel):

@@ -21,6 +21,7 @@ READERS = {
     "gtzan": "era_zoo.data.gtzan:read_gtzan",
     "jamendo": "era_zoo.data.jamendo:read_jamendo",
     "msd": "era_zoo.data.msd:read_msd",
+    "demo": "era_zoo.data.demo.reader:read_demo",
 }
 
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".ogg", ".flac", ".au")

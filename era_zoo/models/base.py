@@ -66,7 +66,27 @@ if keras.backend.backend() == "tensorflow":
             if (not self.gather_negatives or context is None
                     or context.num_replicas_in_sync == 1):
                 return _identity
-            return lambda x: context.all_gather(x, axis=0)
+            local_devices = tf.distribute.get_strategy().extended.worker_devices
+
+            def gather(x):
+                # all_gather sends each tensor to the device it sits on.
+                # MultiWorkerMirroredStrategy (one device per worker) leaves
+                # graph tensors unplaced, which all_gather rejects: pin them.
+                if not x.device and len(local_devices) == 1:
+                    with tf.device(local_devices[0]):
+                        x = tf.identity(x)
+                return context.all_gather(x, axis=0)
+            return gather
+
+        def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+            # Keras' version reduces the first batch across replicas to build
+            # the model, which fails for dict batches under
+            # MultiWorkerMirroredStrategy. Zoo models are built at construction;
+            # only the optimizer (and any compiled extras) are left to build.
+            if self._distribute_strategy is None:
+                return
+            with self.distribute_strategy.scope():
+                self._symbolic_build(data_batch=self.example_batch(1))
 
         def train_step(self, data):
             batch = self._batch_from_data(data)
@@ -77,12 +97,22 @@ if keras.backend.backend() == "tensorflow":
                 loss = self.optimizer.scale_loss(terms["loss"] / replicas)
             weights = self.trainable_weights
             self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-            return self._record(terms)
+            return self._logs(terms)
 
         def test_step(self, data):
             batch = self._batch_from_data(data)
             terms = self.compute_losses(batch, training=False, gather=self._replica_gather())
-            return self._record(terms)
+            return self._logs(terms)
+
+        def _logs(self, terms):
+            logs = self._record(terms)
+            strategy = tf.distribute.get_strategy()
+            if (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                    and strategy.extended._in_multi_worker_mode()):
+                # Keras reduces multi-worker logs with reduce(MEAN, axis=0),
+                # which needs an axis: give each scalar one.
+                logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
+            return logs
 else:
     class _Steps:
         """Other backends use Keras' own steps (see compute_loss below)."""

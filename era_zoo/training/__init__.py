@@ -19,8 +19,9 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
     "mirrored" or "multiworker" (TF_CONFIG), or a tf.distribute.Strategy.
     ``epochs``/``steps_per_epoch``/``batch_size`` override the recipe's
     ``training`` values; ``overrides`` are more ``"key=value"`` settings.
-    ``out``: the run directory (default ``runs/<recipe name>``); a run
-    directory holding a resume state continues from it. The projector of the
+    ``out``: the run directory (default ``runs/<recipe name>``, or the run
+    directory whose ``recipe.toml`` is given); a run directory holding a
+    resume state continues from it. The projector of the
     validation tracks is written to ``out/projector`` when the recipe's
     ``projector.enabled`` is true.
     """
@@ -41,8 +42,12 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
     if isinstance(strategy, str):
         strategy = make_strategy(strategy)
     if out is None:
-        stem = Path(recipe).stem if not isinstance(recipe, dict) else resolved["model"]["name"]
-        out = Path("runs") / stem
+        if isinstance(recipe, dict):
+            out = Path("runs") / resolved["model"]["name"]
+        elif Path(recipe).name == "recipe.toml":
+            out = Path(recipe).parent  # a run directory's own recipe: resume it
+        else:
+            out = Path("runs") / Path(recipe).stem
     training_data = TrainingData(resolved, progress=progress)
     if training_data.problems:
         print(f"data problems (left out):\n{training_data.problems}", flush=True)

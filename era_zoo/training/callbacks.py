@@ -129,11 +129,12 @@ class ResumeCallback(keras.callbacks.Callback):
     at the start of the resumed epoch, so the epoch's logged means equal
     those of an uninterrupted run."""
 
-    def __init__(self, state, position, every_steps, pending_metrics=None):
+    def __init__(self, state, position, every_steps, steps_per_epoch, pending_metrics=None):
         super().__init__()
         self.state = state
         self.position = position
         self.every_steps = every_steps
+        self.steps_per_epoch = steps_per_epoch
         self.pending_metrics = pending_metrics
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -151,7 +152,9 @@ class ResumeCallback(keras.callbacks.Callback):
         self.position.global_step += 1
         if self.model.stop_training:
             return  # a NaN stop: never save that state
-        if self.every_steps and self.position.global_step % self.every_steps == 0:
+        # The last batch of an epoch is saved by on_epoch_end, after validation.
+        if (self.every_steps and self.position.global_step % self.every_steps == 0
+                and self.position.step < self.steps_per_epoch):
             self.state.save(self.model, self.position)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -238,11 +241,10 @@ class History(keras.callbacks.Callback):
     by epoch and the file is rewritten atomically, so an epoch trained again
     after a resume replaces its row instead of adding a second one."""
 
-    def __init__(self, path, enabled=True):
+    def __init__(self, path):
         super().__init__()
         self.path = Path(path)
-        self.enabled = enabled
-        self.rows = self._read() if enabled else {}
+        self.rows = self._read()
 
     def _read(self):
         if not self.path.is_file():
@@ -254,8 +256,6 @@ class History(keras.callbacks.Callback):
         row = {"epoch": epoch + 1}
         row.update({k: float(v) for k, v in (logs or {}).items()})
         self.rows[epoch + 1] = row
-        if not self.enabled:
-            return
         keys = ["epoch"] + sorted({k for r in self.rows.values() for k in r} - {"epoch"})
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=keys)

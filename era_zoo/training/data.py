@@ -49,8 +49,8 @@ def epoch_seed(seed, epoch):
 
 def model_keys(name):
     """(input_keys, target_keys) the registry's model ``name`` reads."""
-    from .recipe import model_classes
-    cls = model_classes()[name]
+    from ..registry import model_class
+    cls = model_class(name)
     return tuple(cls.input_keys), tuple(cls.target_keys)
 
 
@@ -102,8 +102,9 @@ class TrainingData:
             self.splits[role] = self._split(split, role)
         self._check_sizes()
         self.steps_per_epoch = self._steps_per_epoch()
-        self.validation_steps = (recipe["training"]["validation_steps"] or
-                                 self._batches(len(self.splits["valid"][0])))
+        available = self._batches(self._usable("valid"))
+        self.validation_steps = min(recipe["training"]["validation_steps"] or available,
+                                    available)
 
     # -- reading -----------------------------------------------------------
     def _source(self, source):

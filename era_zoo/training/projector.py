@@ -119,8 +119,9 @@ def embed_tracks(model, table, *, source=None, level="projection", batch_size=64
         source = "mel" if all(t.mel_path for t in table) else "audio"
     ds = chunk_dataset(table, spec, source=source, frames=encoder.n_frames,
                        batch_size=batch_size, on_error=on_error, report=report)
+    from tqdm.auto import tqdm
     rows, parts = [], []
-    for batch in ds:
+    for batch in tqdm(ds, desc="embedding tracks", unit="batch", leave=False):
         h = encoder.trunk(batch["mel"], training=False)
         if level == "projection":
             h = encoder.project(h, training=False)

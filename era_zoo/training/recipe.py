@@ -304,12 +304,6 @@ def validate(recipe, check_model=True):
     _check_mel(recipe)
 
 
-def model_classes():
-    """Registry name -> model class of the zoo's nine models."""
-    from ..models import MODEL_CLASSES
-    return {cls.zoo_name: cls for cls in MODEL_CLASSES}
-
-
 def model_arguments(cls):
     """Configuration keys a zoo model class accepts: the named arguments of
     every ``__init__`` from the class up to ``keras.Model`` (the zoo's
@@ -329,19 +323,15 @@ def model_arguments(cls):
 
 
 def _check_model(name, model_section):
-    classes = model_classes()
-    if name not in classes:
+    from .. import registry
+    if name not in registry.list_models():
         raise ConfigError("model.name", f"unknown model {name!r}",
-                          f"known models: {', '.join(sorted(classes))}")
-    accepted = model_arguments(classes[name])
+                          f"known models: {', '.join(registry.list_models())}")
+    accepted = model_arguments(registry.model_class(name))
     for key in model_section:
         if key not in accepted:
             raise ConfigError(f"model.{key}", f"not an argument of model {name!r}",
                               f"accepted: {', '.join(sorted(accepted - {'name'}))}")
-
-
-def model_family(name):
-    return "era" if name in ERA_MODELS else "contrastive"
 
 
 def mel_preset_name(recipe):

@@ -50,19 +50,23 @@ class TrainResult:
     nan: tuple | None = None
 
 
-def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto",
-                 model_factory=None):
+def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto"):
     """Train ``recipe`` (a resolved recipe dict) on ``data`` (a
-    :class:`~era_zoo.training.data.TrainingData`) into ``run_dir``.
-
-    ``model_factory(recipe, model_config)`` builds the model (default: the
-    registry's ``create_model``); it is called inside the strategy's scope.
+    :class:`~era_zoo.training.data.TrainingData`) into ``run_dir`` with
+    ``strategy`` (a name of :mod:`~era_zoo.training.strategy` or a
+    tf.distribute.Strategy). ``verbose``: Keras' progress bar (1), one line
+    per epoch (2), none (0), or "auto" (1 on a terminal, else 2).
     """
     import keras
 
     from .optimizers import make_optimizer
 
     strategy_obj = make_strategy(strategy) if isinstance(strategy, str) else strategy
+    replicas = strategy_obj.num_replicas_in_sync
+    if recipe["training"]["batch_size"] % replicas:
+        raise ConfigError("training.batch_size",
+                          f"{recipe['training']['batch_size']} does not split evenly over "
+                          f"{replicas} replicas", "the batch size is the global batch")
     chief = is_chief()
     run = RunDir(run_dir)
     # Non-chief workers write everything to a scratch copy (saving may need
@@ -74,19 +78,14 @@ def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto",
     keras.utils.set_random_seed(seed)
 
     with strategy_obj.scope():
-        model = (model_factory or _registry_model)(recipe, data.model_config)
+        model = _registry_model(recipe, data.model_config)
         model.compile(optimizer=make_optimizer(training["optimizer"]))
         model.optimizer.build(model.trainable_variables)
     if _multi_worker(strategy_obj):
-        # Keras 3.15 fit() first reduces one distributed batch to build the
-        # model symbolically, and MultiWorkerMirroredStrategy cannot reduce a
-        # dict batch. Zoo models are built at construction, so that step has
-        # nothing to do: fit then takes the strategy from the scope it runs in.
-        model._distribute_strategy = None
-
+        _adapt_to_multi_worker(model)
     # Every worker restores from the chief's backup (under multiworker the
     # run directory must be on a shared filesystem to resume, as in Keras).
-    with_metrics = strategy_obj.num_replicas_in_sync == 1
+    with_metrics = replicas == 1
     position, saved_metrics = cb.TrainingState(
         run.backup, fingerprint(recipe), with_metrics).restore(model)
     state = cb.TrainingState(writes.backup, fingerprint(recipe), with_metrics)
@@ -97,7 +96,7 @@ def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto",
     epochs = training["epochs"]
     ckpt = recipe["checkpoints"]
     nan_stop = cb.TerminateOnNaN()
-    history = cb.History(writes.history, enabled=True)
+    history = cb.History(writes.history)
     callbacks = [
         nan_stop,
         cb.Scalars(writes.tensorboard, position, recipe["logging"]["update_freq"],
@@ -105,7 +104,8 @@ def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto",
         history,
         cb.Checkpoints(writes.checkpoints, position, ckpt["every_epochs"],
                        ckpt["best"], ckpt["monitor"], ckpt["mode"]),
-        cb.ResumeCallback(state, position, ckpt["backup_every_steps"], saved_metrics),
+        cb.ResumeCallback(state, position, ckpt["backup_every_steps"], data.steps_per_epoch,
+                          saved_metrics),
     ]
     if position.epoch or position.step:
         _say(f"resuming {run.root} at epoch {position.epoch + 1}, "
@@ -142,14 +142,36 @@ def _multi_worker(strategy):
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
+def _adapt_to_multi_worker(model):
+    """Two workarounds for Keras 3.15's fit() under MultiWorkerMirroredStrategy.
+
+    1. fit() first reduces one distributed batch to build the model
+       symbolically, and this strategy cannot reduce a dict batch. Zoo models
+       are built at construction, so that step has nothing to do: without a
+       strategy of its own the model takes it from the scope fit runs in.
+    2. fit() reduces the step's logs with ``strategy.reduce("MEAN", v,
+       axis=0)``, which fails on the scalar metrics. Logged as shape (1,),
+       they reduce to the mean over every replica of every worker, so all
+       workers see the same numbers (and take the same best-checkpoint
+       decisions, whose saving involves them all).
+    """
+    from keras import ops
+
+    def one_row(step):
+        def wrapped(data):
+            return {k: ops.reshape(v, (1,)) for k, v in step(data).items()}
+        return wrapped
+
+    model._distribute_strategy = None
+    model.train_step = one_row(model.train_step)
+    model.test_step = one_row(model.test_step)
+
+
 def _registry_model(recipe, extra_config):
-    from .recipe import model_classes
+    from ..registry import create_model
     config = {k: v for k, v in recipe["model"].items() if k != "name"}
     config.update(extra_config)
-    try:
-        return model_classes()[recipe["model"]["name"]](**config)
-    except TypeError as e:
-        raise ConfigError("model", str(e)) from None
+    return create_model(recipe["model"]["name"], **config)
 
 
 def _say(text, chief=True):

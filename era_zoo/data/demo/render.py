@@ -80,15 +80,20 @@ def resolve_renderer(renderer="auto", soundfont=None):
 
 
 def _tempo_knots(score):
-    """Quarter-length and seconds knots of the score's tempo map."""
+    """Quarter-length and seconds knots of the score's tempo map. A mark with
+    no usable number keeps the tempo before it (120 bpm at the start)."""
+    from music21.tempo import MetronomeMarkException
     qls, secs = [0.0], [0.0]
     last_spq = 0.5
     for start, end, mark in score.metronomeMarkBoundaries():
         if end <= start:
             continue
-        spq = float(mark.secondsPerQuarter())
+        try:
+            spq = float(mark.secondsPerQuarter())
+        except MetronomeMarkException:   # a text-only mark ("Sehr ruhig"): no number
+            spq = last_spq
         if not np.isfinite(spq) or spq <= 0:
-            continue
+            spq = last_spq
         if start > qls[-1]:   # a gap: keep the previous tempo
             secs.append(secs[-1] + (start - qls[-1]) * last_spq)
             qls.append(float(start))

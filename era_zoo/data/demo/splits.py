@@ -12,16 +12,22 @@ The unit that is assigned to a split is a *group*:
   and the medieval era (trecento, Ciconia) would drop out of valid or test,
   which is why it is not the default.
 
-Within each era (see ``composers.ERAS``) the groups are shuffled with the
-seed and cut by the fractions; an era with at least three groups always puts
-at least one in valid and one in test.
+Within each era (see ``composers.ERAS``) the groups are ordered by a seeded
+hash of their key and cut by the fractions; an era with at least three groups
+always puts at least one in valid and one in test. Hash order keeps a group's
+place when other pieces join or leave the build (a piece that failed once and
+renders on a retry moves few others across a split boundary).
 """
 from collections import defaultdict
-import random
+import hashlib
 
 from ...errors import ConfigError
 
 SPLIT_BY = ("work", "composer")
+
+
+def _rank(seed, key):
+    return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
 
 
 def assign_splits(records, *, seed=0, valid_fraction=0.1, test_fraction=0.1, by="work"):
@@ -39,8 +45,7 @@ def assign_splits(records, *, seed=0, valid_fraction=0.1, test_fraction=0.1, by=
         groups[r["era"]][key].append(r["piece_id"])
     out = {}
     for era in sorted(groups):
-        keys = sorted(groups[era])
-        random.Random(f"{seed}:{era}").shuffle(keys)
+        keys = sorted(groups[era], key=lambda k: _rank(seed, k))
         n = len(keys)
         n_test = round(n * test_fraction)
         n_valid = round(n * valid_fraction)
