@@ -15,7 +15,9 @@
 3. The training feed from audio, crops/s.
 
 Each figure is the best of ``--repeats`` passes after a warm-up pass (numba's
-compilation in librosa and TF's graph tracing are excluded). ``--write``
+compilation in librosa and TF's graph tracing are excluded); the full-mel
+contenders run interleaved, one pass of each per round, so a shared machine's
+changing load hits them alike. ``--write``
 replaces the "## pipeline" section of benchmarks/RESULTS.md.
 """
 import argparse
@@ -77,6 +79,18 @@ def best_of(repeats, fn):
     return best, result
 
 
+def interleaved_best(contenders, repeats):
+    """Best seconds and last result of each contender, over ``repeats`` rounds
+    that time every contender once."""
+    seconds = dict.fromkeys(contenders, float("inf"))
+    results = {}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            t, results[name] = best_of(1, fn)
+            seconds[name] = min(seconds[name], t)
+    return seconds, results
+
+
 def librosa_loop(paths, spec):
     import librosa
     frames = 0
@@ -99,10 +113,13 @@ def decoder_variant(paths, spec, kind):
     from era_zoo.audio.decode import load_audio
     from era_zoo.audio.mel import waveform_to_logmel
 
+    def decode(path):
+        return load_audio(path.numpy().decode(), spec.sample_rate)
+
+    @tf.autograph.experimental.do_not_convert
     def read(path):
         if kind == "py_function":
-            wave = tf.py_function(lambda p: load_audio(p.numpy().decode(), spec.sample_rate),
-                                  [path], tf.float32)
+            wave = tf.py_function(decode, [path], tf.float32)
         else:  # tf.audio: WAV only, no resampling
             wave = tf.audio.decode_wav(tf.io.read_file(path), desired_channels=1).audio[:, 0]
         wave.set_shape([None])
@@ -125,7 +142,7 @@ def main(argv=None):
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--mels", type=int, default=512, help=".npy mels for the crop feed")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
 
@@ -150,18 +167,21 @@ def main(argv=None):
         wavs = make_audio(tmp, args.clips, args.seconds, spec.sample_rate)
         table = TrackTable("bench", [Track(Path(p).stem, audio_path=p) for p in wavs])
 
-        # --- 1. full log-mels from audio
+        # --- 1. full log-mels from audio. Passes are interleaved (one of each
+        # per round) so that changes in the machine's load hit all alike.
         librosa_loop(wavs[:2], spec)  # numba compilation, caches
-        t_lib, frames_lib = best_of(args.repeats, lambda: librosa_loop(wavs, spec))
-        ds = mel_dataset(table, spec)
-        count_frames(ds)  # tracing
-        t_tf, frames_tf = best_of(args.repeats, lambda: count_frames(ds))
-        assert frames_tf == frames_lib, (frames_tf, frames_lib)
-        variants = {}
-        for kind in ("py_function", "tf.audio.decode_wav"):
-            vds = decoder_variant(wavs, spec, kind)
-            count_frames(vds)
-            variants[kind] = best_of(args.repeats, lambda: count_frames(vds))[0]
+        contenders = {"librosa": lambda: librosa_loop(wavs, spec)}
+        for name, ds in (("era_zoo", mel_dataset(table, spec)),
+                         ("py_function", decoder_variant(wavs, spec, "py_function")),
+                         ("tf.audio.decode_wav",
+                          decoder_variant(wavs, spec, "tf.audio.decode_wav"))):
+            count_frames(ds)  # tracing
+            contenders[name] = lambda ds=ds: count_frames(ds)
+        seconds, frames = interleaved_best(contenders, args.repeats)
+        assert len(set(frames.values())) == 1, frames
+        t_lib, t_tf, frames_tf = seconds["librosa"], seconds["era_zoo"], frames["era_zoo"]
+        frames_lib = frames["librosa"]
+        variants = {k: seconds[k] for k in ("py_function", "tf.audio.decode_wav")}
 
         n = args.clips
         say(f"- machine: {platform.machine()}, {os.cpu_count()} CPU core(s) visible, "
@@ -172,7 +192,7 @@ def main(argv=None):
                "sides of each ratio ran under it)" if load_at_start > os.cpu_count() else ""))
         say(f"- files: {n} x {args.seconds:g} s WAV (PCM 16, {spec.sample_rate} Hz), "
             f"{SPEC_NAME} ({spec.n_mels} bands, FFT {spec.n_fft}, hop {spec.hop_length}); "
-            f"best of {args.repeats} passes after a warm-up")
+            f"best of {args.repeats} interleaved passes after a warm-up")
         say()
         say("| full log-mel from audio | clips/s | mel frames/s | vs librosa |")
         say("|---|---:|---:|---:|")

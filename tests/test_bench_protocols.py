@@ -58,6 +58,9 @@ def test_bad_embedding_files_are_named(tmp_path):
     np.savez(tmp_path / "len.npz", X=np.zeros((3, 2)), IDS=np.array(["a", "b"]))
     with pytest.raises(DataError, match="3 rows of X but 2 IDS"):
         load_embeddings(tmp_path / "len.npz")
+    np.savez(tmp_path / "clash.npz", X=np.zeros((3, 2)), IDS=np.array(["a/x.wav", "a/x.wav", "b/x.au"]))
+    with pytest.raises(DataError, match="both have the stem 'x'"):
+        load_embeddings(tmp_path / "clash.npz").index()
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="junk.npz"):
         load_embeddings(tmp_path / "junk.npz")
@@ -230,7 +233,7 @@ def _era_table_and_embeddings(rng, n=120):
 def test_era_probe_end_to_end():
     table, emb = _era_table_and_embeddings(np.random.default_rng(0))
     result = run_era(table, emb, k=3, runs=2, bin_width=5,
-                     probe=ERA_PROBE.with_(max_epochs=15, patience=15, learning_rate=1e-2), progress=False)
+                     probe=ERA_PROBE.with_(max_epochs=8, patience=8, learning_rate=1e-2), progress=False)
     assert result["tracks_without_year"]["test"] == 1
     assert result["test_tracks_scored"] == 24
     s = result["summary"]
@@ -276,3 +279,37 @@ def test_era_model_route_scores_averaged_chunk_probabilities(tmp_path):
     assert s["exact_bin_accuracy"]["mean"] == pytest.approx(3 / 4)
     assert s["within_k"]["mean"] == pytest.approx(2 / 4)  # 1961 vs 1964 and 1975 vs 1974
     assert s["mae_years"]["mean"] == pytest.approx((3.5 + 0.5 + 4.5 + 39.5) / 4)
+
+
+# --- era_zoo models as sources --------------------------------------------------------
+
+TINY_ENCODER = {"n_frames": 64, "channels": [4, 4], "pools": [[4, 4], [4, 4]], "hidden_dim": 8}
+
+
+def test_model_source_gives_one_row_per_chunk(tmp_path):
+    from era_zoo.bench import embed_table
+    from era_zoo.models import BaselineGenre
+    table = read_melon(write_melon_fixture(tmp_path / "m", n_tracks=16, n_playlists=12))
+    model = BaselineGenre(n_genres=3, encoder=TINY_ENCODER)
+    emb = embed_table(table, model, level="trunk", progress=False)
+    first = table.tracks[0]
+    mel = np.load(first.mel_path)
+    for track in table:  # non-overlapping 64-frame chunks, incomplete tail dropped
+        assert (emb.ids == track.track_id).sum() == max(1, np.load(track.mel_path).shape[1] // 64)
+    np.testing.assert_allclose(emb.X[emb.ids == first.track_id],
+                               model.embed(mel, level="trunk")["chunks"], rtol=1e-5, atol=1e-6)
+    result = run_melon(table, emb, k=5, per_query=5, runs=1, progress=False)
+    assert result["candidates"] == sum(t.split == "test" for t in table)
+
+
+def test_era_model_is_scored_on_its_own_predictions(tmp_path):
+    from era_zoo.models import AudioCNN
+    table = read_melon(write_melon_fixture(tmp_path / "m", n_tracks=20, n_playlists=5))
+    model = AudioCNN(year_bins={"start": 1980, "end": 2019, "width": 5}, mel="melon48",
+                     encoder={**TINY_ENCODER, "n_mels": 48})
+    result = run_era(table, model, k=3, progress=False)
+    dated_test = [t for t in table if t.split == "test" and t.year is not None]
+    assert result["protocol"]["predictor"] == "model"
+    assert result["test_tracks_scored"] == len(dated_test)
+    assert result["protocol"]["year_bins"] == {"start": 1980, "end": 2019, "width": 5}
+    assert 0 <= result["summary"]["exact_bin_accuracy"]["mean"] <= 1

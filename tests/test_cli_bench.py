@@ -76,3 +76,34 @@ def test_bench_reports_a_bad_embeddings_file(tmp_path, capsys):
 def test_bench_needs_a_source(tmp_path):
     with pytest.raises(SystemExit):
         main(["bench", "gtzan", "--data", str(tmp_path)])
+
+
+def test_bench_melon_with_a_saved_model(tmp_path, capsys):
+    from era_zoo.models import BaselineGenre
+    root = write_melon_fixture(tmp_path / "m", n_tracks=16, n_playlists=12)
+    model = BaselineGenre(n_genres=3, encoder={"n_frames": 64, "channels": [4, 4],
+                                              "pools": [[4, 4], [4, 4]], "hidden_dim": 8})
+    model.save(tmp_path / "m.keras")
+    code = main(["bench", "melon", "--data", str(root), "--model", str(tmp_path / "m.keras"),
+                 "--runs", "1", "--k", "5", "--per-query", "5", "--json", str(tmp_path / "r.json"),
+                 "--quiet"])
+    assert code == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["source"].endswith("(projection)")
+    assert result["playlists_evaluated"] >= 1
+
+
+def test_bench_jamendo_prints_auc_table_and_tag_plot(tmp_path, capsys):
+    from era_zoo.data.fixtures import write_jamendo_fixture
+    from era_zoo.data.jamendo import read_jamendo
+    root = write_jamendo_fixture(tmp_path / "j", n_tracks=30, audio="npy")
+    table = read_jamendo(root, category="instrument", audio="npy")
+    tags = sorted({t for tr in table for t in tr.tags})
+    X = np.array([np.isin(tags, tr.tags).astype(float) for tr in table])
+    npz = save_embeddings(tmp_path / "emb.npz", X, [f"{tr.track_id}.mp3" for tr in table])
+    code = main(["bench", "jamendo", "--category", "instrument", "--data", str(root), "--audio", "npy",
+                 "--embeddings", str(npz), "--runs", "1", "--max-epochs", "1",
+                 "--plots", str(tmp_path / "p"), "--quiet"])
+    assert code == 0
+    assert "| Model | instrument ROC-AUC | instrument PR-AUC |" in capsys.readouterr().out
+    assert (tmp_path / "p" / "jamendo_tag_auc.png").is_file()

@@ -4,8 +4,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from era_zoo.convert import (build_torch_reference, convert_state_dict,  # noqa: E402
-                             load_reference_weights)
+from era_zoo.convert import (assign_converted, build_torch_reference,  # noqa: E402
+                             convert_state_dict, load_reference_weights)
 from era_zoo.errors import ConfigError, DataError  # noqa: E402
 from era_zoo.layers.audio_encoder import AudioEncoder  # noqa: E402
 
@@ -42,9 +42,7 @@ def _hwc(enc, z_chw):
 def _converted(model):
     enc = AudioEncoder(**CFG)
     enc.build()
-    load = convert_state_dict(model.state_dict(), trunk_shape=enc.trunk_shape)
-    for name, values in load.items():
-        enc.weight_layers()[name].set_weights(values)
+    assign_converted(enc, convert_state_dict(model.state_dict(), trunk_shape=enc.trunk_shape))
     return enc
 
 
@@ -118,3 +116,8 @@ def test_load_reference_rejects_bad_files(tmp_path):
     torch.save({"encoder.weight": torch.zeros(2)}, wrong)
     with pytest.raises(DataError, match="missing keys"):
         load_reference_weights(AudioEncoder(**CFG), wrong)
+    # The paper-size reference does not fit the small configuration.
+    paper = tmp_path / "paper.pt"
+    torch.save(build_torch_reference().state_dict(), paper)
+    with pytest.raises(DataError, match="paper.pt: trunk_shape"):
+        load_reference_weights(AudioEncoder(**CFG), paper)

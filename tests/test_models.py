@@ -134,3 +134,16 @@ def test_bad_batches_are_named():
         model.compute_losses({**batch, "mel": batch["mel"][:, :, :32]})
     with pytest.raises(ConfigError, match="encoder.n_mels"):
         create_model("audio_cnn", **{**tiny_config("audio_cnn"), "mel": "era224"})
+
+
+def test_keras_default_step_uses_the_same_objective():
+    # JAX and torch train through Keras' own train_step, which reaches the
+    # objective via the models' compute_loss/compute_metrics overrides.
+    model = _compiled(_tiny("audioart_mmc"))
+    batch = tiny_batch(model)
+    expected = model.compute_losses(batch, training=True)
+    logs = keras.Model.train_step(model, (batch,))
+    assert set(logs) == set(model.loss_terms)
+    for name in model.loss_terms:
+        assert float(logs[name]) == pytest.approx(float(expected[name]), rel=1e-5)
+    assert float(model.compute_losses(batch, training=True)["loss"]) < float(expected["loss"])

@@ -120,7 +120,9 @@ def test_audio_crops_decode_only_their_window(table, tmp_path):
                 full = np.tile(full, (1, 2))[:, :FRAMES]
             errors = [np.abs(mel - full[:, s:s + FRAMES]).max()
                       for s in range(full.shape[1] - FRAMES + 1)]
-            assert min(errors) < (0.02 if row == 6 else 1e-4), (row, min(errors))
+            best = int(np.argmin(errors))
+            assert errors[best] < (0.05 if row == 6 else 1e-4), (row, errors[best])
+            assert np.corrcoef(mel.ravel(), full[:, best:best + FRAMES].ravel())[0, 1] > 0.99999
 
 
 def test_shuffle_is_seeded_and_reshuffles_each_epoch(table):
@@ -228,7 +230,7 @@ def bad_table(tmp_path):
     good = make_table(tmp_path, seconds=(1.0, 1.0, 1.0))
     nan_wav = tmp_path / "nan.wav"
     x = np.full(RATE, 0.1, np.float32)
-    x[10] = np.nan
+    x[::50] = np.nan  # everywhere: a training crop decodes only its own window
     sf.write(nan_wav, x, RATE, subtype="FLOAT")
     missing = tmp_path / "missing.wav"
     text = tmp_path / "text.wav"
@@ -251,7 +253,8 @@ def test_content_problem_names_the_file_mid_stream(bad_table):
                           shuffle=False)
     with pytest.raises(tf.errors.InvalidArgumentError) as info:
         list(ds)
-    assert f"{nan_wav}: 1 sample(s) are NaN or infinite" in str(info.value)
+    assert f"{nan_wav}: " in str(info.value)
+    assert "sample(s) are NaN or infinite" in str(info.value)
 
 
 def test_skip_counts_each_bad_file_once(bad_table):

@@ -84,6 +84,15 @@ class Embeddings:
             order = np.argsort(keys, kind="mergesort")
             uniq, starts = np.unique(keys[order], return_index=True)
             bounds = np.r_[starts, len(order)]
+            # two different ids with one stem ("a/x.wav", "b/x.wav") would merge silently
+            ids = self.ids[order]
+            clash = np.flatnonzero(ids != np.repeat(ids[starts], np.diff(bounds)))
+            if len(clash):
+                first = ids[starts[np.searchsorted(starts, clash[0], side="right") - 1]]
+                raise DataError(self.description or "embeddings",
+                                f"ids {first!r} and {ids[clash[0]]!r} both have the stem "
+                                f"{track_key(first)!r}", "track ids are matched by file stem; "
+                                "make the stems unique")
             self._index = {k: order[bounds[i]:bounds[i + 1]] for i, k in enumerate(uniq)}
         return self._index
 

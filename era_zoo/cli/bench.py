@@ -70,6 +70,8 @@ def _jamendo_options(p):
                    help="tag category; each has its own split files")
     p.add_argument("--split", type=int, default=0, help="split-N to use (default 0)")
     p.add_argument("--splits", metavar="DIR", help="folder holding split-N/ (default: found under DIR)")
+    p.add_argument("--audio", choices=("mp3", "wav", "ogg", "flac", "npy"), default="mp3",
+                   help="files a --model embeds: the dataset's mp3, a re-encoded copy, or npy mels")
     _probe_options(p)
 
 
@@ -99,7 +101,7 @@ def _read(args):
     if name == "gtzan":
         kw["splits_dir"] = args.splits
     elif name == "jamendo":
-        kw.update(category=args.category, split=args.split)
+        kw.update(category=args.category, split=args.split, audio=args.audio)
         if args.splits:
             kw["splits_dir"] = args.splits
     elif name == "era":

@@ -28,8 +28,9 @@ element (missing, empty, wrong format, truncated WAV, wrong mel shape raise
 AudioError/DataError naming the file); problems only a full decode reveals
 (NaN, silence, corrupt stream) stop iteration with a TensorFlow
 InvalidArgumentError whose message starts with the file's path and the
-problem. ``on_error="skip"`` leaves such files out and counts each once in
-``report`` (by default the table's own ``problems``).
+problem (training crops from audio decode only their window, so only what
+lies in it is checked). ``on_error="skip"`` leaves such files out and counts
+each once in ``report`` (by default the table's own ``problems``).
 
 Short tracks are padded to ``frames``: ``pad_mode="repeat"`` (default) tiles
 the track's mel along time (music loops more naturally than it falls silent);
@@ -268,8 +269,10 @@ class _Plan:
         past the ends, as centring pads), to be framed uncentred. A resampled
         file is decoded with RESAMPLE_CONTEXT extra samples each side so that
         the resampler's filter has settled inside the window (alignment to
-        within one source sample). Content checks (NaN) see the window only,
-        and a quiet window is not an error: silence is judged per file.
+        within one source sample). Content checks see the window only: NaNs
+        in it raise, a quiet window is no error (music has quiet passages);
+        a wholly silent file is caught by full decodes (chunk_dataset,
+        mel_dataset, a cache's first pass), not here.
         """
         spec = self.spec
         hop, half = spec.hop_length, spec.n_fft // 2

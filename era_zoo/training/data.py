@@ -97,6 +97,7 @@ class TrainingData:
         self._features = self._build_side_information()
 
         self.split_names = {"train": data["train_split"], "valid": data["valid_split"]}
+        self._bad_files = {}  # split -> files that failed the header check
         self.splits = {}
         for role, split in self.split_names.items():
             self.splits[role] = self._split(split, role)
@@ -142,7 +143,6 @@ class TrainingData:
                          batch_size=None, shuffle=False, on_error=self.on_error,
                          report=report, validate=True)
         self.problems.merge(report)
-        self._bad_files = getattr(self, "_bad_files", {})
         self._bad_files[split] = report.total
 
     def _usable(self, role):

@@ -1,0 +1,41 @@
+"""``era-zoo embed``: embeddings of audio files for the benchmark harness."""
+HELP = "write audio embeddings of files to an .npz the benchmarks read"
+
+
+def register(sub):
+    p = sub.add_parser(
+        "embed", help=HELP,
+        description="Embed audio files with a model's audio encoder: one row per "
+                    "non-overlapping chunk, written as X (rows), IDS (file stem per "
+                    "row), the layout `era-zoo bench --embeddings` reads. "
+                    "Unreadable files are reported and left out.",
+        epilog="example: era-zoo embed gtzan/*/*.wav --model contrastive_a2g_a2p_g2p "
+               "-o gtzan.npz")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    p.add_argument("--model", default="audioart_mmc",
+                   help="registry name (its pretrained preset) or a saved .keras file")
+    p.add_argument("--weights", metavar="PRESET|FILE",
+                   help="another preset name or a .weights.h5 file for --model")
+    p.add_argument("--level", choices=("projection", "trunk"), default="projection",
+                   help="projection: the embedding the losses see; trunk: the flattened "
+                        "conv features (1024-d in paper B) (default projection)")
+    p.add_argument("-o", "--out", required=True, metavar="OUT.npz", help="output file")
+    p.set_defaults(handler=run)
+
+
+def run(args):
+    from ..bench.sources import save_embeddings
+    from ..inference import embed_files, load_model
+
+    def report(f, n, error):
+        print(f"{f}: error: {error}" if error else f"{f}: {n} chunk(s)")
+
+    model = load_model(args.model, args.weights)
+    X, ids, errors = embed_files(model, args.files, level=args.level, on_file=report)
+    if len(X) == 0:
+        print("nothing embedded")
+        return 1
+    save_embeddings(args.out, X, ids)
+    print(f"wrote {args.out}: {len(X)} rows x {X.shape[1]} from "
+          f"{len(set(ids.tolist()))} file(s); {len(errors)} failed")
+    return 0
