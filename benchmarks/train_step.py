@@ -206,7 +206,8 @@ def main(argv=None):
     rate = {k: args.batch / statistics.median(v) for k, v in times.items()}
     clips = {side.name: clips_per_second(side, args.clips, 2) for side in sides}
 
-    lines = [f"- {k}: {rate[k]:.1f} samples/s training (median of {len(times[k])} steps), "
+    lines = [f"- {k}: {rate[k]:.1f} samples/s training (median of {len(times[k])} steps, "
+             f"{min(times[k]):.1f}-{max(times[k]):.1f} s/step), "
              f"{clips[k]:.1f} clips/s inference (30 s clips, {CHUNKS_PER_30S} chunks each)"
              for k in rate]
     for other in ("Keras plain", "PyTorch"):
@@ -228,10 +229,16 @@ def write_section(args, lines):
     import tensorflow as tf
     import torch
 
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     body = [f"<!-- measured -->",
-            f"Measured {stamp} on {platform.processor() or platform.machine()}, "
+            f"Measured {stamp} on {cpu}, "
             f"{os.cpu_count()} cores, load average {load:.1f} at the end; TF {tf.__version__}, "
             f"torch {torch.__version__}; batch {args.batch}, {args.steps} timed steps per "
             f"side in rounds of {args.per_round}, {args.cores} intra-op threads, "

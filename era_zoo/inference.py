@@ -43,15 +43,19 @@ def _model_batch(model, chunks):
     return batch
 
 
+def _check_era_model(model):
+    if not hasattr(model, "predict_year"):
+        raise ConfigError("model", f"{type(model).__name__} is not an era model",
+                          "use audio_cnn, audio_suc or audioart_mmc")
+
+
 def predict_era(model, wave, sample_rate, top=3):
     """Era of one track from its waveform: class probabilities averaged over
     the track's non-overlapping chunks, then the expected year, the ``top``
     most probable year classes and the decade probabilities."""
     from .models.embedding import as_chunks
 
-    if not hasattr(model, "predict_year"):
-        raise ConfigError("model", f"{type(model).__name__} is not an era model",
-                          "use audio_cnn, audio_suc or audioart_mmc")
+    _check_era_model(model)
     chunks = as_chunks(wave, model.mel_spec, model.audio_encoder.n_frames, sample_rate)
     out = model.predict_year(_model_batch(model, chunks))
     probs = out["probabilities"].mean(axis=0)
@@ -70,6 +74,7 @@ def predict_era(model, wave, sample_rate, top=3):
 def predict_files(model, files, top=3, on_file=None):
     """``predict_era`` over audio files: {"file", "result"} or {"file",
     "error"} per file. ``on_file(row)`` is called as each one finishes."""
+    _check_era_model(model)
     rows = []
     for f in files:
         try:

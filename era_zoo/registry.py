@@ -22,6 +22,7 @@ is listed, the file is checked against it before loading.
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 from .errors import ConfigError, DataError
@@ -109,16 +110,33 @@ def verify_sha256(path, expected):
                         "download or convert it again")
 
 
-def load(name, weights=None, sha256=None, **config):
-    """Model ``name`` (one of list_models()).
+def default_preset(name):
+    """The preset ``load(name)`` uses: the entry for model ``name`` marked
+    ``"default": true`` in presets.json, or None."""
+    for preset, entry in list_presets().items():
+        if entry["model"] == name and entry.get("default"):
+            return preset
+    return None
 
-    ``weights``: None (random initialisation), a path to a ``.weights.h5``
-    file (loaded into the model built from ``config``) or a ``.keras`` file
-    (loaded in safe mode; ``config`` must then be empty), or the name of a
-    preset in presets.json (its config is the base, ``config`` overrides).
-    ``sha256``: checks a weights path; presets carry their own.
+
+def load(name, weights="default", sha256=None, **config):
+    """Model ``name`` (one of list_models()), ready to use.
+
+    ``weights``: "default" (the model's pretrained preset from presets.json;
+    a model without one is randomly initialised, with a warning), None
+    (random initialisation, as ``create_model``), a path to a
+    ``.weights.h5`` file (loaded into the model built from ``config``) or a
+    ``.keras`` file (loaded in safe mode; ``config`` must then be empty), or
+    the name of a preset in presets.json (its config is the base, ``config``
+    overrides). ``sha256``: checks a weights path; presets carry their own.
     """
     model_class(name)
+    if weights == "default":
+        weights = default_preset(name)
+        if weights is None:
+            warnings.warn(f"{name} has no pretrained preset in {presets_path()}: "
+                          f"randomly initialised (train it with recipes/{name}.toml)",
+                          stacklevel=2)
     if weights is None:
         return create_model(name, **config)
     presets = list_presets()

@@ -91,6 +91,9 @@ def test_predict_year_is_the_expectation_over_class_centres():
     np.testing.assert_allclose(pred["expected_year"], probs @ centres, atol=1e-4)
     np.testing.assert_array_equal(pred["top_year"], centres[probs.argmax(1)])
     np.testing.assert_allclose(pred["decade_probabilities"], np.ones((5, 1)), atol=1e-6)
+    import tensorflow as tf
+    from_dataset = model.predict_year(tf.data.Dataset.from_tensor_slices(batch).batch(2))
+    np.testing.assert_allclose(from_dataset["probabilities"], pred["probabilities"], atol=1e-6)
 
 
 def test_audioart_mmc_takes_a_text_encoder_instance_and_checks_widths():

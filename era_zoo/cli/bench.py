@@ -32,12 +32,11 @@ def _common_options(p):
     p.add_argument("--data", required=True, metavar="DIR", help="dataset root folder")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", metavar="NAME|PATH",
-                     help="era_zoo model: a saved .keras file, or a registry name with --weights; "
+                     help="era_zoo model: a saved .keras file, or a registry name (with --weights); "
                           "an era model given to 'bench era' is scored on its own year predictions")
     src.add_argument("--embeddings", metavar="FILE.npz", help="precomputed embeddings: X, IDS, optional Y")
     p.add_argument("--weights", metavar="PATH|PRESET",
-                   help="weights for a --model given by name: a .weights.h5 file or a preset "
-                        "(without: random initialisation, a chance-level reference)")
+                   help="weights for a --model given by name: a preset or a .weights.h5 file")
     p.add_argument("--level", choices=("projection", "trunk"), default="projection",
                    help="which model output to embed with (default: projection)")
     p.add_argument("--runs", type=int, default=10, help="repetitions with seeds S..S+runs-1 (default 10)")
@@ -113,24 +112,11 @@ def _source(args, table):
     from ..bench.sources import embed_table, load_embeddings
     if args.embeddings:
         return load_embeddings(args.embeddings)
-    model = _load_model(args.model, args.weights)
+    from ..inference import load_model
+    model = load_model(args.model, args.weights)
     if args.protocol == "era" and hasattr(model, "predict_year"):
         return model  # an era model is scored on its own predictions
     return embed_table(table, model, level=args.level, on_error=args.on_error, progress=not args.quiet)
-
-
-def _load_model(spec, weights):
-    """A saved ``.keras`` file, or a registry model name with ``--weights``."""
-    from pathlib import Path
-    from ..errors import ConfigError
-    if spec.endswith(".keras") and Path(spec).is_file():
-        if weights:
-            raise ConfigError("--weights", "a .keras file already holds its weights")
-        import keras
-        from .. import models  # noqa: F401  (registers the era_zoo classes for safe loading)
-        return keras.saving.load_model(spec, safe_mode=True)
-    from ..registry import load
-    return load(spec, weights=weights)
 
 
 def _probe(args, base):

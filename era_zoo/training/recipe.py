@@ -30,6 +30,7 @@ Sections
     ``enabled``, ``split``, ``max_tracks``, ``embedding``.
 """
 import copy
+import json
 import inspect
 import os
 import tomllib
@@ -183,6 +184,35 @@ def resolve(recipe):
                           f"model.encoder.n_frames {encoder['n_frames']}",
                           "the training crop is the encoder's input length")
     return recipe
+
+
+def overlay_overrides(path):
+    """A partial recipe (an overlay such as recipes/demo.toml) as
+    ``"key=value"`` overrides, so it applies on top of any full recipe."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            tree = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(str(path), f"cannot read the overlay: {e}") from None
+
+    def flatten(node, prefix):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                yield from flatten(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}={_toml_value(value)}"
+    return list(flatten(tree, ""))
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
 
 
 def parse_override(item):

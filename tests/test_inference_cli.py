@@ -1,0 +1,84 @@
+"""`era-zoo predict` and `era-zoo embed` on a shipped recording, with a
+tiny saved model; unreadable files are reported and the rest carry on."""
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import era_zoo
+from era_zoo.audio.decode import load_audio
+from era_zoo.bench.sources import load_embeddings
+from era_zoo.cli import main
+from era_zoo.models.tiny import tiny_config
+
+CLIP = Path(str(resources.files("era_zoo") / "assets" / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"))
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    paths = {}
+    for name in ("audio_cnn", "contrastive_a2p"):
+        model = era_zoo.create_model(name, **tiny_config(name))
+        paths[name] = root / f"{name}.keras"
+        model.save(paths[name])
+    return paths
+
+
+@pytest.fixture()
+def broken_file(tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio")
+    return bad
+
+
+def test_predict_prints_a_year_and_survives_a_bad_file(saved_models, broken_file, capsys):
+    code = main(["predict", str(CLIP), str(broken_file), "--model",
+                 str(saved_models["audio_cnn"]), "--json", "--top", "4"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [Path(r["file"]).name for r in rows] == [CLIP.name, broken_file.name]
+    good, bad = rows
+    # tiny_config's era bins: 2000..2003 in 1-year classes.
+    assert 2000 <= good["result"]["expected_year"] <= 2003
+    tops = good["result"]["top_years"]
+    assert [t["years"][0] for t in tops] != [] and len(tops) == 4  # all four classes
+    probs = [t["probability"] for t in tops]
+    assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1) < 1e-5
+    assert abs(sum(good["result"]["decades"].values()) - 1) < 1e-5
+    # tiny_config reads melon48 mels: non-overlapping 64-frame chunks of a
+    # centred 16 kHz, hop-256 mel.
+    samples = len(load_audio(CLIP, 16000))
+    assert good["result"]["chunks"] == (1 + samples // 256) // 64
+    assert "broken.wav" in bad["error"]
+
+
+def test_predict_table_output(saved_models, capsys):
+    assert main(["predict", str(CLIP), "--model", str(saved_models["audio_cnn"])]) == 0
+    out = capsys.readouterr().out
+    assert "year ~ 200" in out and "decades: 2000s" in out
+
+
+def test_predict_refuses_an_embedding_model(saved_models, capsys):
+    code = main(["predict", str(CLIP), "--model", str(saved_models["contrastive_a2p"])])
+    assert code == 2
+    assert "not an era model" in capsys.readouterr().err
+
+
+def test_embed_writes_what_the_benchmarks_read(saved_models, broken_file, tmp_path, capsys):
+    out = tmp_path / "emb.npz"
+    code = main(["embed", str(CLIP), str(broken_file), "--model",
+                 str(saved_models["contrastive_a2p"]), "-o", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "broken.wav: error" in printed and "1 failed" in printed
+    emb = load_embeddings(out)
+    assert set(emb.ids.tolist()) == {CLIP.stem}
+    assert emb.X.shape[1] == 16  # tiny output_dim
+    # Rows equal the model's own chunk embeddings of the decoded clip.
+    model = era_zoo.load("contrastive_a2p", weights=str(saved_models["contrastive_a2p"]))
+    wave = load_audio(CLIP, 16000)
+    expected = model.embed(wave, sample_rate=16000)["chunks"]
+    np.testing.assert_allclose(emb.X, expected, atol=1e-5)
