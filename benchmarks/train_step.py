@@ -72,18 +72,19 @@ class EraZooSide:
     def __init__(self, batch, plain=False):
         import types
 
-        import keras
         import tensorflow as tf
 
         from era_zoo.models import ContrastiveA2P
+        from era_zoo.training.optimizers import AdamL2
 
         self.model = ContrastiveA2P()
         if plain:
             self.name = "Keras plain"
             self.model.audio_encoder.trunk = types.MethodType(plain_trunk,
                                                               self.model.audio_encoder)
-        self.model.compile(optimizer=keras.optimizers.Adam(1e-4, weight_decay=1e-4),
-                           jit_compile=False)
+        # The recipes' optimizer: PyTorch Adam's coupled L2 weight decay, so
+        # both sides of the ratio do the same arithmetic.
+        self.model.compile(optimizer=AdamL2(1e-4, l2=1e-4), jit_compile=False)
         # Tensors placed once: no per-step conversion from NumPy.
         self.batch = {k: tf.constant(v) for k, v in batch.items()}
         encoder = self.model.audio_encoder

@@ -105,7 +105,7 @@ def test_audio_crops_are_windows_of_the_librosa_logmel(table):
 
 def test_audio_crops_decode_only_their_window(table, tmp_path):
     """A crop decoded alone equals that window of the whole track's log-mel;
-    a resampled file agrees to resampling precision."""
+    a resampled file too (the window starts on a sample both rates share)."""
     odd = tmp_path / "odd.wav"
     t = np.arange(int(2.2 * 22050)) / 22050
     sf.write(odd, (0.3 * np.sin(2 * np.pi * 330 * t * (1 + t))).astype(np.float32), 22050,
@@ -121,7 +121,7 @@ def test_audio_crops_decode_only_their_window(table, tmp_path):
             errors = [np.abs(mel - full[:, s:s + FRAMES]).max()
                       for s in range(full.shape[1] - FRAMES + 1)]
             best = int(np.argmin(errors))
-            assert errors[best] < (0.05 if row == 6 else 1e-4), (row, errors[best])
+            assert errors[best] < (1e-3 if row == 6 else 1e-4), (row, errors[best])
             assert np.corrcoef(mel.ravel(), full[:, best:best + FRAMES].ravel())[0, 1] > 0.99999
 
 

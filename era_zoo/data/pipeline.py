@@ -37,6 +37,7 @@ the track's mel along time (music loops more naturally than it falls silent);
 ``"silence"`` appends frames of ``log(spec.log_offset)``, the log-mel of
 digital silence.
 """
+import math
 import threading
 
 import numpy as np
@@ -268,8 +269,8 @@ class _Plan:
         those frames' samples plus n_fft // 2 of context each side (zeros
         past the ends, as centring pads), to be framed uncentred. A resampled
         file is decoded with RESAMPLE_CONTEXT extra samples each side so that
-        the resampler's filter has settled inside the window (alignment to
-        within one source sample). Content checks see the window only: NaNs
+        the resampler's filter has settled inside the window, starting on a
+        sample shared by both rates so that no fractional shift remains. Content checks see the window only: NaNs
         in it raise, a quiet window is no error (music has quiet passages);
         a wholly silent file is caught by full decodes (chunk_dataset,
         mel_dataset, a cache's first pass), not here.
@@ -283,8 +284,14 @@ class _Plan:
         first = int(rnd) % max(1, total - self.frames + 1)
         count = min(self.frames, total - first)
         lo, hi = first * hop - half, (first + count - 1) * hop + half
-        context = RESAMPLE_CONTEXT if resampled else 0
-        a, b = max(0, lo - context), min(n, hi + context)
+        a, b = max(0, lo), min(n, hi)
+        if resampled:
+            # Start on a sample both rates share (a multiple of
+            # target_rate / gcd), so the window is the full resampled track's
+            # samples exactly, not shifted by a fraction of a source sample.
+            period = spec.sample_rate // math.gcd(spec.sample_rate, info.sample_rate)
+            a = max(0, (lo - RESAMPLE_CONTEXT) // period * period)
+            b = min(n, hi + RESAMPLE_CONTEXT)
         wave = load_audio(path, spec.sample_rate, offset=a / spec.sample_rate,
                           duration=(b - a) / spec.sample_rate, allow_silent=True)
         window = np.zeros(hi - lo, np.float32)
