@@ -20,6 +20,8 @@ setup(
         "librosa>=0.11,<0.12",
         "soundfile>=0.13,<0.15",
         "soxr>=0.5,<2",
+        "audioread>=3,<4",
+        "scipy>=1.11,<2",
         "scikit-learn>=1.5,<2",
         "tensorboard>=2.21,<2.22",
         "implicit>=0.7.3,<0.8",

@@ -27,17 +27,14 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import resource
 import sys
-import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from results import RESULTS, write_section
 
 
 def synthetic_melon(n_playlists, n_test, n_seed, dim, seed=0):
@@ -199,22 +196,9 @@ def main(argv=None):
           f"{'met' if cpu_ours < 120 and rss < 4 else 'NOT met'} (CPU time < 120 s, which bounds "
           f"the wall time of a run with the cores to itself)")
     if args.write:
-        write_section("\n".join(lines))
+        write_section("continuation", "\n".join(lines))
         print(f"wrote the continuation section of {RESULTS}")
     return 0
-
-
-def write_section(body):
-    """Replace the body of "## continuation ..." in RESULTS.md, atomically."""
-    text = RESULTS.read_text(encoding="utf-8")
-    pattern = re.compile(r"(^## continuation[^\n]*\n)(.*?)(?=^## |\Z)", re.M | re.S)
-    if not pattern.search(text):
-        text = text.rstrip("\n") + "\n\n## continuation (benchmarks/continuation.py)\n"
-    text = pattern.sub(lambda m: m.group(1) + "\n" + body + "\n\n", text, count=1)
-    fd, tmp = tempfile.mkstemp(dir=RESULTS.parent, prefix=".RESULTS.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, RESULTS)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import argparse
 import datetime
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -36,8 +35,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np
 import soundfile as sf
 
+from results import RESULTS, write_section
+
 SPEC_NAME = "melon48"
-RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def make_audio(folder, n, seconds, rate, seed=0):
@@ -222,21 +222,9 @@ def main(argv=None):
 
     print(f"\nratio tf.data / librosa (full log-mels from audio): {t_lib / t_tf:.2f}x")
     if args.write:
-        write_section("\n".join(lines))
+        write_section("pipeline", "\n".join(lines))
         print(f"wrote the pipeline section of {RESULTS}")
     return 0
-
-
-def write_section(body):
-    """Replace the body of "## pipeline ..." in RESULTS.md, atomically."""
-    text = RESULTS.read_text(encoding="utf-8")
-    pattern = re.compile(r"(^## pipeline[^\n]*\n)(.*?)(?=^## |\Z)", re.M | re.S)
-    if not pattern.search(text):
-        text = text.rstrip("\n") + "\n\n## pipeline (benchmarks/pipeline.py)\n"
-    text = pattern.sub(lambda m: m.group(1) + "\n" + body + "\n\n", text, count=1)
-    tmp = RESULTS.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, RESULTS)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 import numpy as np  # noqa: E402
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-SECTION = "## train_step"
+from results import RESULTS, write_section  # noqa: E402
+
 CHUNKS_PER_30S = (30 * 16000 // 256) // 256  # 1875 frames -> 7 chunks
 
 
@@ -217,16 +217,13 @@ def main(argv=None):
                          f"training, {clips['era_zoo'] / clips[other]:.2f}x inference")
     print("\n".join(lines))
     if args.write:
-        write_section(args, lines)
-        print(f"wrote the {SECTION} section of {RESULTS}")
+        write_section("train_step", measured(args, lines))
+        print(f"wrote the train_step section of {RESULTS}")
 
 
-def write_section(args, lines):
-    """Replace the measured lines under "## train_step" in RESULTS.md, atomically.
-
-    Only the block between the ``<!-- measured -->`` markers is rewritten, so
-    prose written around it survives.
-    """
+def measured(args, lines):
+    """The measured block of the train_step section: machine, versions,
+    settings, then ``lines`` (RESULTS.md keeps its prose around the block)."""
     import tensorflow as tf
     import torch
 
@@ -238,27 +235,12 @@ def write_section(args, lines):
         cpu = names[0] if names else cpu
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    body = [f"<!-- measured -->",
-            f"Measured {stamp} on {cpu}, "
-            f"{os.cpu_count()} cores, load average {load:.1f} at the end; TF {tf.__version__}, "
-            f"torch {torch.__version__}; batch {args.batch}, {args.steps} timed steps per "
-            f"side in rounds of {args.per_round}, {args.cores} intra-op threads, "
-            f"{args.inter_op} TF inter-op thread(s).", "", *lines, "<!-- /measured -->"]
-    text = RESULTS.read_text(encoding="utf-8")
-    start = text.index(SECTION)
-    head_end = text.index("\n", start) + 1
-    next_section = text.find("\n## ", head_end)
-    section = text[head_end:len(text) if next_section < 0 else next_section + 1]
-    if "<!-- measured -->" in section:
-        before = section[:section.index("<!-- measured -->")]
-        after = section[section.index("<!-- /measured -->") + len("<!-- /measured -->"):]
-        section = before + "\n".join(body) + after
-    else:
-        section = "\n" + "\n".join(body) + "\n" + section
-    text = text[:head_end] + section + ("" if next_section < 0 else text[next_section + 1:])
-    tmp = RESULTS.with_suffix(".md.tmp.train_step")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, RESULTS)
+    return "\n".join([
+        f"Measured {stamp} on {cpu}, "
+        f"{os.cpu_count()} cores, load average {load:.1f} at the end; TF {tf.__version__}, "
+        f"torch {torch.__version__}; batch {args.batch}, {args.steps} timed steps per "
+        f"side in rounds of {args.per_round}, {args.cores} intra-op threads, "
+        f"{args.inter_op} TF inter-op thread(s).", "", *lines])
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ in --runs.
 import argparse
 import datetime
 import json
-import os
 import sys
 from pathlib import Path
+
+from era_zoo.atomic import atomic_path, write_text
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -48,10 +49,8 @@ def write_preset(name, best, corpus, epochs, presets):
     result = evaluate(model, corpus)
     preset = f"{name}_demo"
     weights = HERE / "weights" / f"{preset}.weights.h5"
-    weights.parent.mkdir(exist_ok=True)
-    tmp = weights.with_name(f".tmp-{weights.name}")
-    model.save_weights(tmp)
-    os.replace(tmp, weights)
+    with atomic_path(weights) as tmp:  # keras needs the name to end in .weights.h5
+        model.save_weights(tmp)
     config = {k: v for k, v in model.get_config().items() if k not in ("name", "trainable")}
     summary = {k: round(v["mean"], 4) for k, v in result["summary"].items()}
     summary["test_tracks"] = result["test_tracks_scored"]
@@ -110,9 +109,7 @@ def write_card(preset, name, entry, result):
         "paper's setting.",
         "", f"Weights sha256: `{entry['sha256']}`; license: {entry['license']}.",
     ]
-    path = HERE / entry["card"]
-    path.parent.mkdir(exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(HERE / entry["card"], "\n".join(lines) + "\n")
 
 
 def main(argv=None):
@@ -128,9 +125,7 @@ def main(argv=None):
     for name in args.models:
         best = train_one(name, args.corpus, Path(args.runs), args.epochs)
         write_preset(name, best, args.corpus, args.epochs, presets)
-        tmp = presets_file.with_name(".presets.json.tmp")
-        tmp.write_text(json.dumps(presets, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, presets_file)
+        write_text(presets_file, json.dumps(presets, indent=2) + "\n")  # keys in written order
         print(f"{name}: preset written", flush=True)
     return 0
 

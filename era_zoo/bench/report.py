@@ -3,14 +3,14 @@ plots (matplotlib, Agg backend, PNG), and the small helpers every protocol
 uses to time its stages and summarise its runs."""
 import json
 import math
-import os
-import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from ..atomic import atomic_path, write_text
 
 
 class Stopwatch:
@@ -42,22 +42,6 @@ def summarize(values):
     """Mean and population standard deviation (ddof = 0) of per-run values."""
     values = np.asarray(values, dtype=np.float64)
     return {"mean": float(values.mean()), "std": float(values.std()), "n": int(len(values))}
-
-
-def write_text(path, text):
-    """Write text atomically (temp file in the same folder, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _jsonable(x):
@@ -161,18 +145,12 @@ def plot_tag_auc(tags, aucs, path, title="Per-tag ROC-AUC"):
 
 
 def _save(fig, path, plt):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=120)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def write_plots(result, directory):

@@ -17,13 +17,13 @@ Rows are matched to a dataset's tracks by *key*: the file stem of the id
 of its id, of its audio path or of its mel path equals the key of a row.
 """
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_path
 from ..errors import ConfigError, DataError
 from ..data.problems import ProblemReport
 
@@ -179,16 +179,9 @@ def save_embeddings(path, X, ids, Y=None):
         if Y.dtype == object:
             raise DataError(path, "Y is an object array; give numbers or fixed-width strings")
         arrays["Y"] = Y
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # A file object: np.savez would add ".npz" to a path that lacks it.
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
     return path
 
 

@@ -124,6 +124,7 @@ def _probe(args, base):
 
 
 def run(args):
+    from ..atomic import write_text
     from ..bench import era, gtzan, jamendo, melon, report
     from ..errors import ConfigError
     if args.runs < 1:
@@ -150,7 +151,7 @@ def run(args):
     table_md = report.markdown_table(result, args.name)
     print(table_md)
     if args.markdown:
-        report.write_text(args.markdown, table_md)
+        write_text(args.markdown, table_md)
     if args.json:
         report.write_json(result, args.json)
         print(f"wrote {args.json}", file=sys.stderr)

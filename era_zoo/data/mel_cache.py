@@ -3,17 +3,17 @@
 The key is a SHA-256 of the file's absolute path, size and modification time
 plus every MelSpec field and the decoder's resampling quality, so an edited
 file or a changed preset never serves a stale mel. Entries are plain ``.npy``
-float32 arrays (n_mels, frames) under ``<dir>/<key[:2]>/<key>.npy``, written to
-a temporary file in the same folder and moved in place with ``os.replace``:
-a reader sees a whole entry or none, even with parallel writers.
+float32 arrays (n_mels, frames) under ``<dir>/<key[:2]>/<key>.npy``, written
+atomically (era_zoo.atomic): a reader sees a whole entry or none, even with
+parallel writers.
 """
 import hashlib
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from ..atomic import atomic_path
 from ..audio.decode import RESAMPLE_QUALITY
 from ..audio.presets import get_preset
 
@@ -56,15 +56,6 @@ class MelCache:
 
     def store(self, audio_path, mel):
         entry = self.path_for(audio_path)
-        folder = os.path.dirname(entry)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(mel, dtype=np.float32), allow_pickle=False)
-            os.replace(tmp, entry)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_path(entry) as tmp:
+            np.save(tmp, np.asarray(mel, dtype=np.float32), allow_pickle=False)
         return entry

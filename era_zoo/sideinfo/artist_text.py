@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path, write_text
 from ..data.table import TrackTable
 from ..errors import ConfigError, DataError
-from . import cache as _cache
 
 RESERVED_TOKENS = ("[PAD]", "[UNK]")
 PAD_ID = 0
@@ -174,15 +174,13 @@ class ArtistTextTable:
     def save(self, folder):
         """``vocab.txt`` (one token per line), ``tokens.npy``, ``artists.json``; atomic."""
         folder = Path(folder)
-        _cache.write_atomic(folder / "vocab.txt", lambda tmp: Path(tmp).write_text(
-            "\n".join(self.vocabulary) + "\n", encoding="utf-8"))
-        _cache.write_atomic(folder / "tokens.npy",
-                            lambda tmp: np.save(tmp, self.tokens, allow_pickle=False))
+        write_text(folder / "vocab.txt", "\n".join(self.vocabulary) + "\n")
+        with atomic_path(folder / "tokens.npy") as tmp:
+            np.save(tmp, self.tokens, allow_pickle=False)
         meta = json.dumps({"format": _FORMAT, "artist_ids": self.artist_ids,
                            "has_text": self.has_text.tolist(), "settings": self.settings},
                           ensure_ascii=False, sort_keys=True)
-        _cache.write_atomic(folder / "artists.json",
-                            lambda tmp: Path(tmp).write_text(meta, encoding="utf-8"))
+        write_text(folder / "artists.json", meta)
         return folder
 
     @classmethod

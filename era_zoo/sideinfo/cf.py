@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from ..atomic import atomic_path
 from ..errors import ConfigError, DataError
 from ..data.table import TrackTable
 from . import cache as _cache
@@ -130,13 +131,11 @@ class CFVectors:
         """Write an ``.npz`` (track ids, vectors, source, settings as JSON) atomically."""
         meta = json.dumps({"format": _FORMAT, "settings": self.settings, "counts": self.counts},
                           sort_keys=True)
-
-        def write(tmp):
-            with open(tmp, "wb") as f:
-                np.savez(f, track_ids=np.asarray(self.track_ids, dtype=str),
-                         vectors=self.vectors, source=self.source, meta=np.asarray(meta))
-
-        return _cache.write_atomic(path, write)
+        # A file object: np.savez would add ".npz" to a path that lacks it.
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.savez(f, track_ids=np.asarray(self.track_ids, dtype=str),
+                     vectors=self.vectors, source=self.source, meta=np.asarray(meta))
+        return Path(path)
 
     @classmethod
     def load(cls, path):

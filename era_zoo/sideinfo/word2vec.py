@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path, write_text
 from ..data.table import TrackTable
 from ..errors import ConfigError, DataError
 from . import cache as _cache
@@ -99,12 +100,11 @@ class GenreVocab:
     def save(self, folder):
         """``vocab.json`` (codes, settings) and ``matrix.npy``, each written atomically."""
         folder = Path(folder)
-        _cache.write_atomic(folder / "matrix.npy",
-                            lambda tmp: np.save(tmp, self.matrix, allow_pickle=False))
+        with atomic_path(folder / "matrix.npy") as tmp:
+            np.save(tmp, self.matrix, allow_pickle=False)
         text = json.dumps({"format": _FORMAT, "vocab": self.vocab, "settings": self.settings},
                           ensure_ascii=False, indent=1, sort_keys=True)
-        _cache.write_atomic(folder / "vocab.json",
-                            lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        write_text(folder / "vocab.json", text)
         return folder
 
     @classmethod

@@ -23,8 +23,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ..atomic import atomic_path, write_json, write_text
 from ..errors import ConfigError
-from .run_dir import atomic_path, read_json, write_json, write_text
+from .run_dir import read_json
 
 STATE_FILE = "state.json"
 

@@ -13,41 +13,13 @@
       projector/         validation embeddings for TensorBoard's projector
       problems.txt       data problems skipped with on_error = "skip"
 
-Every file is written atomically (a temporary file beside it, then
-``os.replace``), so a run killed at any moment leaves either the old or the
-new version, never half a file.
+Every file is written atomically (era_zoo.atomic), so a run killed at any
+moment leaves either the old or the new version, never half a file.
 """
-import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; on success it replaces
-    ``path`` in one step, on failure it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp",
-                               dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def write_text(path, text):
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def write_json(path, obj):
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+from ..atomic import write_text
 
 
 def read_json(path):

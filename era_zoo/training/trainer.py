@@ -17,10 +17,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import write_text
 from ..errors import ConfigError
 from . import callbacks as cb
 from .recipe import get
-from .run_dir import RunDir, write_text
+from .run_dir import RunDir
 from .strategy import is_chief, make_strategy
 
 # Settings whose change makes an old resume state meaningless. Epoch count
@@ -81,8 +82,6 @@ def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto"):
         model = _registry_model(recipe, data.model_config)
         model.compile(optimizer=make_optimizer(training["optimizer"]))
         model.optimizer.build(model.trainable_variables)
-    if _multi_worker(strategy_obj):
-        _adapt_to_multi_worker(model)
     # Every worker restores from the chief's backup (under multiworker the
     # run directory must be on a shared filesystem to resume, as in Keras).
     with_metrics = replicas == 1
@@ -135,36 +134,6 @@ def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto"):
     if not chief:
         shutil.rmtree(write_root, ignore_errors=True)
     return TrainResult(run.root, model, history.rows, position, status, nan_stop.bad)
-
-
-def _multi_worker(strategy):
-    import tensorflow as tf
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def _adapt_to_multi_worker(model):
-    """Two workarounds for Keras 3.15's fit() under MultiWorkerMirroredStrategy.
-
-    1. fit() first reduces one distributed batch to build the model
-       symbolically, and this strategy cannot reduce a dict batch. Zoo models
-       are built at construction, so that step has nothing to do: without a
-       strategy of its own the model takes it from the scope fit runs in.
-    2. fit() reduces the step's logs with ``strategy.reduce("MEAN", v,
-       axis=0)``, which fails on the scalar metrics. Logged as shape (1,),
-       they reduce to the mean over every replica of every worker, so all
-       workers see the same numbers (and take the same best-checkpoint
-       decisions, whose saving involves them all).
-    """
-    from keras import ops
-
-    def one_row(step):
-        def wrapped(data):
-            return {k: ops.reshape(v, (1,)) for k, v in step(data).items()}
-        return wrapped
-
-    model._distribute_strategy = None
-    model.train_step = one_row(model.train_step)
-    model.test_step = one_row(model.test_step)
 
 
 def _registry_model(recipe, extra_config):

@@ -31,6 +31,7 @@ import signal
 import time
 import warnings
 
+from ...atomic import atomic_path
 from ...errors import AudioError, ConfigError, DataError
 from . import composers as facts
 from .catalog import Piece, load_catalog, select, write_json_atomic
@@ -168,11 +169,8 @@ def render_piece(piece_fields, settings_fields, out):
     except Exception as e:
         return "skip", "render_failed", f"{type(e).__name__}: {e}"[:300]
     rel = audio_relpath(piece.piece_id)
-    target = Path(out, rel)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.wav")
-    sf.write(str(tmp), audio, int(settings.sample_rate), subtype="PCM_16", format="WAV")
-    os.replace(tmp, target)
+    with atomic_path(Path(out, rel)) as tmp:
+        sf.write(str(tmp), audio, int(settings.sample_rate), subtype="PCM_16", format="WAV")
     title = getattr(metadata, "title", None) if metadata is not None else None
     return "ok", {
         "piece_id": piece.piece_id, "source": piece.source, "number": piece.number,

@@ -14,11 +14,11 @@ analyses (``.rntxt``) are not scores. Where a work exists in two formats
 from collections import defaultdict
 from dataclasses import dataclass
 import json
-import os
 from pathlib import Path
 import random
 import re
 
+from ...atomic import write_text
 from ...errors import DataError
 from .composers import composer_for
 
@@ -88,7 +88,7 @@ def load_catalog(cache_path=None):
     version = music21.__version__
     if cache_path is not None and Path(cache_path).is_file():
         try:
-            cached = json.loads(Path(cache_path).read_text())
+            cached = json.loads(Path(cache_path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise DataError(cache_path, f"corrupt catalog cache: {e}", "delete it to rebuild") from e
         if cached.get("music21") == version and Path(cached.get("root", "")) == corpus_root():
@@ -120,8 +120,4 @@ def select(pieces, *, max_per_composer=None, composers=None, seed=0):
 
 
 def write_json_atomic(path, payload):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(payload, indent=1, ensure_ascii=False))
