@@ -1,5 +1,5 @@
 """Train the pretrained presets: paper A's three era models on the music21
-demo corpus, with their recipes plus the demo overlay (recipes/demo.toml).
+demo corpus, with their recipes plus the demo overlay (recipes/overlays/demo.toml).
 
     era-zoo data build demo --out data/demo
     python pretrained/train_presets.py --corpus data/demo
@@ -27,7 +27,7 @@ def train_one(name, corpus, runs, epochs):
     from era_zoo.training.recipe import overlay_overrides
 
     result = era_zoo.train(REPO / "recipes" / f"{name}.toml", data=corpus,
-                           overrides=overlay_overrides(REPO / "recipes" / "demo.toml"),
+                           overrides=overlay_overrides(REPO / "recipes" / "overlays" / "demo.toml"),
                            epochs=epochs, out=runs / name, progress=False, verbose=2)
     if result.status != "completed":
         raise SystemExit(f"{name}: training ended with status {result.status}")
@@ -61,7 +61,7 @@ def write_preset(name, best, corpus, epochs, presets):
         "mel": "era224",
         "weights": f"weights/{weights.name}",
         "sha256": sha256_of(weights),
-        "recipe": f"recipes/{name}.toml + recipes/demo.toml",
+        "recipe": f"recipes/{name}.toml + recipes/overlays/demo.toml",
         "epochs": epochs,
         "training_data": "era_zoo demo corpus (music21 scores rendered with one GM "
                          "piano; `era-zoo data build demo`)",

@@ -6,7 +6,7 @@ with nothing downloaded but packages.
 2. a subset of the demo corpus (music21 scores rendered to audio, real era
    labels; ``era-zoo data build demo``);
 3. paper A's three era models trained with their recipes plus the demo
-   overlay ``recipes/demo.toml`` (TensorBoard logs and projector included);
+   overlay ``recipes/overlays/demo.toml`` (TensorBoard logs and projector included);
 4. paper A's table for the three side by side on the test split;
 5. the era of each shipped recording, by each trained model.
 
@@ -33,7 +33,7 @@ def register(subparsers):
         description="1. Decode the real recordings shipped with era_zoo (or those of "
                     "--audio DIR) and time the front-end and pipeline; 2. render a "
                     "subset of the music21 demo corpus; 3. train Audio-CNN, Audio-SUC "
-                    "and AudioArt-MMC with their recipes (+ recipes/demo.toml); 4. print "
+                    "and AudioArt-MMC with their recipes (+ recipes/overlays/demo.toml); 4. print "
                     "paper A's table for the three; 5. predict the era of the "
                     "recordings. About 10-15 minutes on 2 cores; a second run reuses "
                     "what the first built.")
@@ -180,13 +180,13 @@ def train_era_models(ctx):
     from ..errors import ConfigError
     from ..training.recipe import overlay_overrides
 
-    if not (RECIPES / "demo.toml").is_file():
+    if not (RECIPES / "overlays" / "demo.toml").is_file():
         raise ConfigError("recipes", f"{RECIPES} does not hold the recipes",
                           "run the demo from a clone of era_zoo (make demo)")
-    overrides = overlay_overrides(RECIPES / "demo.toml")
+    overrides = overlay_overrides(RECIPES / "overlays" / "demo.toml")
     ctx.results["runs"] = {}
     for name, title in ERA_MODELS:
-        print(f"\n== training {title}: recipes/{name}.toml + recipes/demo.toml, "
+        print(f"\n== training {title}: recipes/{name}.toml + recipes/overlays/demo.toml, "
               f"{ctx.args.epochs} epochs")
         run = ctx.args.out / "runs" / name
         result = era_zoo.train(RECIPES / f"{name}.toml", data=ctx.results["corpus"],

@@ -187,7 +187,7 @@ def resolve(recipe):
 
 
 def overlay_overrides(path):
-    """A partial recipe (an overlay such as recipes/demo.toml) as
+    """A partial recipe (an overlay such as recipes/overlays/demo.toml) as
     ``"key=value"`` overrides, so it applies on top of any full recipe."""
     path = Path(path)
     try:
