@@ -1,4 +1,4 @@
-"""``era-zoo data``: inspect datasets on disk.
+"""``era-zoo data``: inspect datasets on disk, build the demo corpus.
 
 Actions are sub-commands of ``era-zoo data``; each is added by a function in
 ``ACTIONS`` that takes the action sub-parsers and registers one parser whose
@@ -76,7 +76,7 @@ ACTIONS = [add_info, add_build]
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "data", help="inspect datasets (MSD, Melon, GTZAN, MTG-Jamendo)",
+        "data", help="inspect datasets (MSD, Melon, GTZAN, MTG-Jamendo); build the demo corpus",
         description="Work with datasets in their published layouts.",
         epilog="Run 'era-zoo data ACTION --help' for the options of one action.")
     actions = parser.add_subparsers(dest="data_action", metavar="ACTION")

@@ -51,6 +51,9 @@ def register(subparsers):
                         help="seconds rendered of each piece (default 20)")
     parser.add_argument("--epochs", type=int, default=15,
                         help="training epochs of each era model (default 15)")
+    parser.add_argument("--train-batch-size", type=int, default=16, metavar="N",
+                        help="training batch (default 16: the default subset has about "
+                             "20 validation pieces; the overlay's 32 suits the full corpus)")
     parser.add_argument("--front-end-only", action="store_true",
                         help="stop after the front-end and pipeline step (no corpus, "
                              "no training)")
@@ -190,8 +193,8 @@ def train_era_models(ctx):
               f"{ctx.args.epochs} epochs")
         run = ctx.args.out / "runs" / name
         result = era_zoo.train(RECIPES / f"{name}.toml", data=ctx.results["corpus"],
-                               overrides=overrides, epochs=ctx.args.epochs, out=run,
-                               verbose=2)
+                               overrides=overrides, epochs=ctx.args.epochs,
+                               batch_size=ctx.args.train_batch_size, out=run, verbose=2)
         ctx.results["runs"][name] = run / "checkpoints" / "best.keras"
         print(f"{title}: {result.status}; run directory {run}")
     print(f"\nTensorBoard (loss terms, embedding projector): "
