@@ -12,14 +12,21 @@ Two ways to get predictions:
 - from an era model (has ``predict_year`` and ``year_bins``): each test
   track is cut into the model's chunks, chunk class probabilities are
   averaged per track; scored once (the model is fixed, nothing is random).
-  Inputs other than audio (AudioArt-MMC's artist text) are left empty
-  ("artist unknown"), so the figure is the model's audio-only accuracy.
+  AudioArt-MMC's artist text is the track's artist's when ``artist_text``
+  is given, otherwise empty ("artist unknown": audio-only accuracy).
 
-The predicted year is the probability-weighted mean of the class centres
-(``year_from="expected"``, what ``predict_year`` calls expected_year) or the
-centre of the most probable class (``"argmax"``); the exact bin is the most
-probable class; within-k and decade use the predicted year rounded to the
-nearest year.
+The predicted year is the centre of the most probable class
+(``year_from="argmax"``, the default: paper A classifies into year ranges)
+or the probability-weighted mean of the class centres (``"expected"``, what
+``predict_year`` calls expected_year; it lands between the modes when the
+probability is split over distant eras); the exact bin is the most probable
+class; within-k and decade use the predicted year rounded to the nearest
+year.
+
+AudioArt-MMC with ``artist_text`` (the ArtistTextTable its training run
+saved, RUN_DIR/artist_text): each test track is fed its artist's text, paper
+A's "with artist information" setting; without it the text is empty and the
+figure is audio-only.
 """
 import numpy as np
 
@@ -75,13 +82,14 @@ def _check(year_from, k):
         raise ConfigError("k", f"must be >= 0, got {k}")
 
 
-def run_era(table, source, *, k=3, runs=10, seed=0, bin_width=3, year_from="expected",
-            probe=ERA_PROBE, on_error="raise", progress=True):
+def run_era(table, source, *, k=3, runs=10, seed=0, bin_width=3, year_from="argmax",
+            probe=ERA_PROBE, on_error="raise", progress=True, artist_text=None):
     """Era benchmark of ``source`` (``Embeddings`` or an era model) on a
     TrackTable with years and splits; returns a result dict."""
     _check(year_from, k)
     if hasattr(source, "predict_year"):
-        return _run_model(table, source, k=k, year_from=year_from, on_error=on_error, progress=progress)
+        return _run_model(table, source, k=k, year_from=year_from, on_error=on_error,
+                          progress=progress, artist_text=artist_text)
     if bin_width < 1:
         raise ConfigError("bin_width", f"must be >= 1, got {bin_width}")
     from tqdm.auto import tqdm
@@ -122,11 +130,13 @@ def run_era(table, source, *, k=3, runs=10, seed=0, bin_width=3, year_from="expe
                     "year_from": year_from, "probe": probe.to_dict()})
 
 
-def predict_with_model(table, model, *, on_error="raise", problems=None, progress=True):
+def predict_with_model(table, model, *, on_error="raise", problems=None, progress=True,
+                       artist_text=None):
     """Per-track class probabilities of an era model: (probabilities (n, C),
     positions of the scored tracks in ``table.tracks``). Each track's mel (or
     audio at the model's rate) is cut into the model's chunks; chunk
-    probabilities are averaged."""
+    probabilities are averaged. ``artist_text``: an ArtistTextTable whose
+    token ids feed a model with an artist-text input."""
     from tqdm.auto import tqdm
     from ..audio.decode import load_audio
     from ..data.problems import ProblemReport
@@ -149,10 +159,13 @@ def predict_with_model(table, model, *, on_error="raise", problems=None, progres
         except DataError as e:
             problems.raise_or_skip(e, on_error, "prediction")
             continue
-        # inputs besides the mel (AudioArt-MMC's artist text) stay at the model's
-        # empty example values, i.e. "artist unknown": the benchmark scores the audio
+        # Inputs besides the mel stay at the model's empty example values
+        # ("artist unknown") unless the artist's text is given.
         batch = model.example_batch(len(chunks))
         batch["mel"] = chunks
+        if artist_text is not None and "artist_text" in batch:
+            ids, _ = artist_text.lookup([track.artist_id], missing="empty")
+            batch["artist_text"] = np.repeat(ids, len(chunks), axis=0)
         probs.append(np.asarray(model.predict_year(batch)["probabilities"], np.float64).mean(0))
         positions.append(pos)
     if not probs:
@@ -160,7 +173,7 @@ def predict_with_model(table, model, *, on_error="raise", problems=None, progres
     return np.array(probs), np.array(positions, np.int64)
 
 
-def _run_model(table, model, *, k, year_from, on_error, progress):
+def _run_model(table, model, *, k, year_from, on_error, progress, artist_text=None):
     from ..data.problems import ProblemReport
     clock = Stopwatch()
     problems = ProblemReport()
@@ -169,7 +182,7 @@ def _run_model(table, model, *, k, year_from, on_error, progress):
         raise DataError(table.name, "no test track has a year")
     with clock("predict"):
         probs, positions = predict_with_model(test, model, on_error=on_error, problems=problems,
-                                              progress=progress)
+                                              progress=progress, artist_text=artist_text)
     with clock("evaluate"):
         bins = model.year_bins
         y_test = np.array([test.tracks[p].year for p in positions], np.int64)
@@ -179,7 +192,7 @@ def _run_model(table, model, *, k, year_from, on_error, progress):
     result = _result(table, getattr(model, "name", type(model).__name__), None, [{"seed": None, **scores}],
                      confusion, clock, {"test": no_year_test},
                      {"k": k, "runs": 1, "predictor": "model", "year_bins": bins.to_dict(),
-                      "year_from": year_from})
+                      "year_from": year_from, "artist_text": artist_text is not None})
     result["problems"] = problems.to_dict()
     result["test_tracks_failed"] = problems.total
     return result

@@ -2,6 +2,7 @@
 Melon continuation) and paper A's era metrics, for a saved model or
 precomputed embeddings."""
 import sys
+from pathlib import Path
 
 PROTOCOLS = ("gtzan", "jamendo", "melon", "era")
 
@@ -88,8 +89,13 @@ def _era_options(p):
     p.add_argument("--dataset", default="msd", help="reader of the dataset with years (default msd)")
     p.add_argument("--k", type=int, default=3, help="tolerance in years (default 3)")
     p.add_argument("--bin-width", type=int, default=3, help="probe year-bin width in years (default 3)")
-    p.add_argument("--year-from", choices=("expected", "argmax"), default="expected",
-                   help="probe's predicted year: expected over bins or the best bin's centre")
+    p.add_argument("--year-from", choices=("expected", "argmax"), default="argmax",
+                   help="predicted year: the best bin's centre (default) or the expected "
+                        "year over bins")
+    p.add_argument("--artist-text", metavar="DIR", type=Path,
+                   help="AudioArt-MMC: the artist-text tokenizer its run saved "
+                        "(RUN_DIR/artist_text); each track then gets its artist's text "
+                        "(paper A's 'with artist information')")
     _probe_options(p)
 
 
@@ -144,8 +150,13 @@ def run(args):
         result = melon.run_melon(table, source, k=args.k, per_query=args.per_query, queries=args.queries,
                                  block_size=args.block_size, **common)
     else:
+        text = None
+        if args.artist_text:
+            from ..sideinfo.artist_text import ArtistTextTable
+            text = ArtistTextTable.load(args.artist_text)
         result = era.run_era(table, source, k=args.k, bin_width=args.bin_width, year_from=args.year_from,
-                             probe=_probe(args, era.ERA_PROBE), on_error=args.on_error, **common)
+                             probe=_probe(args, era.ERA_PROBE), on_error=args.on_error,
+                             artist_text=text, **common)
     result["dataset"] = {"name": table.name, "root": str(args.data), "problems": table.problems.to_dict()}
     _warn_coverage(result)
     table_md = report.markdown_table(result, args.name)

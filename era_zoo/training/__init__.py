@@ -51,6 +51,10 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
     training_data = TrainingData(resolved, progress=progress)
     if training_data.problems:
         print(f"data problems (left out):\n{training_data.problems}", flush=True)
+    if training_data.artist_text is not None and is_chief():
+        # The tokenizer the model was trained with: evaluation and prediction
+        # feed artist text through it (era-zoo bench era --artist-text).
+        training_data.artist_text.save(Path(out) / "artist_text")
     result = run_training(resolved, out, training_data, strategy=strategy, verbose=verbose)
     projector = resolved["projector"]
     if result.status == "completed" and projector["enabled"] and is_chief():

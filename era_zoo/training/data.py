@@ -77,6 +77,7 @@ class TrainingData:
         self.cache_dir = data["cache_dir"] or None
         self.progress = progress
         self.problems = ProblemReport()
+        self.artist_text = None  # the ArtistTextTable, when the model reads artist text
 
         reader = get_reader(data["reader"])
         options = dict(data["options"])
@@ -259,6 +260,7 @@ class TrainingData:
             text = ArtistTextTable.from_table(
                 self.table, **_options("sideinfo.text", ArtistTextTable.from_texts, options))
             print(text.summary(), flush=True)
+            self.artist_text = text
             matrix, has = text.lookup(artists, missing="empty")
             encoder = text.make_encoder(name="text_encoder", **encoder_options)
         self.model_config["text_encoder"] = encoder
