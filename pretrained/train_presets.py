@@ -39,6 +39,8 @@ def evaluate(model, corpus, artist_text=None):
     from era_zoo.data.demo.reader import read_demo
 
     result = run_era(read_demo(corpus), model, k=3, progress=False, artist_text=artist_text)
+    summary = {k: round(v["mean"], 4) for k, v in result["summary"].items()}
+    summary["test_tracks"] = result["test_tracks_scored"]
     return summary
 
 
