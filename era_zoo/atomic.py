@@ -11,6 +11,11 @@ import os
 import tempfile
 from pathlib import Path
 
+# Read once, at import: reading it means setting it, which must not happen
+# while tf.data threads create files.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(path):
@@ -30,17 +35,11 @@ def atomic_path(path):
         yield Path(tmp)
         # mkstemp makes the file private (0600); give the result the
         # permissions any new file of this user gets.
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_text(path, text):
