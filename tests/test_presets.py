@@ -59,3 +59,9 @@ def test_load_by_name_gives_the_trained_model(name):
 def test_presets_json_is_what_the_registry_reads():
     raw = json.loads(presets_path().read_text(encoding="utf-8"))
     assert raw == PRESETS
+
+
+def test_a_model_without_a_preset_is_randomly_initialised_with_a_warning():
+    with pytest.warns(UserWarning, match="no pretrained preset"):
+        model = era_zoo.load("contrastive_a2p")
+    assert model.audio_encoder.trunk_dim == 1024  # paper B's size
