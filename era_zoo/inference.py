@@ -34,12 +34,16 @@ def load_model(model, weights=None):
     return registry.load(model, weights=weights)
 
 
-def _model_batch(model, chunks):
-    """The model's input dict for audio chunks. Inputs other than the mel
-    (AudioArt-MMC's artist text) are left empty: all-padding token ids or a
-    zero vector, i.e. "artist unknown"."""
+def model_batch(model, chunks, artist_text=None):
+    """The model's input dict for (n, n_mels, n_frames) audio chunks of one
+    track. ``artist_text``: that track's artist-text input (one row, repeated
+    over the chunks) for a model that reads one; otherwise inputs other than
+    the mel are left empty (all-padding token ids or a zero vector: "artist
+    unknown")."""
     batch = model.example_batch(len(chunks))
     batch["mel"] = chunks
+    if artist_text is not None and "artist_text" in batch:
+        batch["artist_text"] = np.repeat(artist_text, len(chunks), axis=0)
     return batch
 
 
@@ -57,7 +61,7 @@ def predict_era(model, wave, sample_rate, top=3):
 
     _check_era_model(model)
     chunks = as_chunks(wave, model.mel_spec, model.audio_encoder.n_frames, sample_rate)
-    out = model.predict_year(_model_batch(model, chunks))
+    out = model.predict_year(model_batch(model, chunks))
     probs = out["probabilities"].mean(axis=0)
     bins = model.year_bins
     order = np.argsort(probs)[::-1][:top]

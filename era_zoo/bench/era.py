@@ -140,6 +140,7 @@ def predict_with_model(table, model, *, on_error="raise", problems=None, progres
     from tqdm.auto import tqdm
     from ..audio.decode import load_audio
     from ..data.problems import ProblemReport
+    from ..inference import model_batch
     from ..models.embedding import as_chunks
     from .sources import _load_mel
     problems = problems if problems is not None else ProblemReport()
@@ -159,13 +160,9 @@ def predict_with_model(table, model, *, on_error="raise", problems=None, progres
         except DataError as e:
             problems.raise_or_skip(e, on_error, "prediction")
             continue
-        # Inputs besides the mel stay at the model's empty example values
-        # ("artist unknown") unless the artist's text is given.
-        batch = model.example_batch(len(chunks))
-        batch["mel"] = chunks
-        if artist_text is not None and "artist_text" in batch:
-            ids, _ = artist_text.lookup([track.artist_id], missing="empty")
-            batch["artist_text"] = np.repeat(ids, len(chunks), axis=0)
+        text = None if artist_text is None else artist_text.lookup(
+            [track.artist_id], missing="empty")[0]
+        batch = model_batch(model, chunks, text)
         probs.append(np.asarray(model.predict_year(batch)["probabilities"], np.float64).mean(0))
         positions.append(pos)
     if not probs:

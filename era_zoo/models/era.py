@@ -17,6 +17,8 @@ Batches are dicts: "mel" (batch, n_mels, n_frames), "year_class" (int32,
 the class of ``model.year_bins.class_of(year)``), and for AudioArt-MMC
 "artist_text" and "artist_index" (int32; negative = no artist text).
 """
+import importlib
+
 import keras
 import numpy as np
 from keras import ops
@@ -191,6 +193,12 @@ class AudioArtMMC(_ContrastiveEra):
         if text_encoder is None:
             return PrecomputedTextEncoder(name="text_encoder")
         if isinstance(text_encoder, dict):
+            # era_zoo's keras-hub text layer is imported lazily (keras-hub is
+            # heavy): its module must run, registering the class, before the
+            # config can be deserialised, e.g. in a fresh era_zoo.load().
+            module = text_encoder.get("module", "")
+            if module.startswith("era_zoo."):
+                importlib.import_module(module)
             text_encoder = keras.saving.deserialize_keras_object(text_encoder)
         if not isinstance(text_encoder, keras.layers.Layer):
             raise ConfigError("text_encoder", f"{type(text_encoder).__name__} is not a "
