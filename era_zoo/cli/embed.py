@@ -28,7 +28,7 @@ def run(args):
     from ..inference import embed_files, load_model
 
     def report(f, n, error):
-        print(f"{f}: error: {error}" if error else f"{f}: {n} chunk(s)")
+        print(f"error: {error}" if error else f"{f}: {n} chunk(s)")  # errors name the file
 
     model = load_model(args.model, args.weights)
     X, ids, errors = embed_files(model, args.files, level=args.level, on_file=report)

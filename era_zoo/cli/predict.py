@@ -27,7 +27,7 @@ def register(sub):
 
 def _print_row(row):
     if "error" in row:
-        print(f"{row['file']}: error: {row['error']}")
+        print(f"error: {row['error']}")  # the message names the file
         return
     r = row["result"]
     tops = ", ".join(f"{a}" + (f"-{b}" if b != a else "") + f" ({p:.0%})"
