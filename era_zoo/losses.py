@@ -13,15 +13,15 @@ of the global batch; see era_zoo.models.base.
 """
 from keras import ops
 
+from .layers.heads import l2_normalize
+
 # Stands in for -inf where a score must be left out of a softmax; finite so
 # that 0 * masked stays 0 and gradients stay finite.
 _MASKED = -1e9
 
 
 def _unit_rows(x):
-    x = ops.cast(x, "float32")
-    norm = ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True))
-    return x / ops.maximum(norm, 1e-12)
+    return l2_normalize(ops.cast(x, "float32"))
 
 
 def nt_xent(a, b, temperature=0.1):

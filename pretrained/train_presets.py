@@ -45,10 +45,10 @@ def evaluate(model, corpus, artist_text=None):
 
 
 def write_preset(name, best, corpus, epochs, presets):
-    import keras
+    from era_zoo.inference import load_model
     from era_zoo.registry import sha256_of
 
-    model = keras.saving.load_model(best, safe_mode=True)
+    model = load_model(best)
     metrics = {"test": evaluate(model, corpus)}
     if name == "audioart_mmc":
         from era_zoo.sideinfo.artist_text import ArtistTextTable

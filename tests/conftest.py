@@ -19,3 +19,11 @@ def shared_real():
     if not real.is_dir():
         pytest.skip("../shared/real is absent (only on the project's machines)")
     return real
+
+
+@pytest.fixture(scope="session")
+def melon(tmp_path_factory):
+    """A default-size Melon fixture, read-only: the training tests share it
+    (a test that changes files copies it first)."""
+    from era_zoo.data.fixtures import write_melon_fixture
+    return write_melon_fixture(tmp_path_factory.mktemp("melon"))

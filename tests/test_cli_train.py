@@ -37,14 +37,6 @@ TINY_TEXT = ["--set", "sideinfo.text.vocab_size=60", "--set", "sideinfo.text.seq
 
 
 @pytest.fixture(scope="module")
-def melon(tmp_path_factory):
-    from era_zoo.data.fixtures import write_melon_fixture
-    root = tmp_path_factory.mktemp("melon")
-    write_melon_fixture(root)
-    return root
-
-
-@pytest.fixture(scope="module")
 def msd(tmp_path_factory):
     from era_zoo.data.fixtures import write_msd_fixture
     root = tmp_path_factory.mktemp("msd")

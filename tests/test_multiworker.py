@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "contrastive_a2g_a2p_g2p.toml"
 
@@ -39,14 +38,6 @@ def _free_ports(n):
     for s in socks:
         s.close()
     return ports
-
-
-@pytest.fixture(scope="module")
-def melon(tmp_path_factory):
-    from era_zoo.data.fixtures import write_melon_fixture
-    root = tmp_path_factory.mktemp("melon")
-    write_melon_fixture(root)
-    return root
 
 
 def test_two_workers_end_with_identical_weights(melon, tmp_path):

@@ -24,14 +24,6 @@ ARGS = ["--epochs", "2", "--steps-per-epoch", "6", "--batch-size", "4",
         "--set", "projector.enabled=false", "--set", "training.validation_steps=1"]
 
 
-@pytest.fixture(scope="module")
-def melon(tmp_path_factory):
-    from era_zoo.data.fixtures import write_melon_fixture
-    root = tmp_path_factory.mktemp("melon")
-    write_melon_fixture(root)
-    return root
-
-
 def _args(melon, out):
     return ["train", str(RECIPE), "--data", str(melon), "--out", str(out)] + ARGS
 

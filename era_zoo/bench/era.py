@@ -138,11 +138,10 @@ def predict_with_model(table, model, *, on_error="raise", problems=None, progres
     probabilities are averaged. ``artist_text``: an ArtistTextTable whose
     token ids feed a model with an artist-text input."""
     from tqdm.auto import tqdm
-    from ..audio.decode import load_audio
     from ..data.problems import ProblemReport
     from ..inference import model_batch
     from ..models.embedding import as_chunks
-    from .sources import _load_mel
+    from .sources import decode_track
     problems = problems if problems is not None else ProblemReport()
     spec = model.mel_spec
     n_frames = model.audio_encoder.n_frames
@@ -150,12 +149,7 @@ def predict_with_model(table, model, *, on_error="raise", problems=None, progres
     for pos, track in enumerate(tqdm(table.tracks, desc="era predictions", unit="track",
                                      disable=not progress)):
         try:
-            if track.mel_path:
-                x = _load_mel(track.mel_path)
-            elif track.audio_path:
-                x = load_audio(track.audio_path, spec.sample_rate)
-            else:
-                raise DataError(track.track_id, "track has neither audio nor a mel file")
+            x, _ = decode_track(track, spec.sample_rate)
             chunks = as_chunks(x, spec, n_frames, spec.sample_rate)
         except DataError as e:
             problems.raise_or_skip(e, on_error, "prediction")

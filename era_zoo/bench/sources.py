@@ -197,22 +197,26 @@ def _load_mel(path):
     return mel.astype(np.float32)
 
 
+def decode_track(track, sample_rate, use_mels=True):
+    """A track's input and where it came from: (its mel when ``use_mels`` and
+    it has one, else its audio decoded mono at ``sample_rate``; that path)."""
+    from ..audio.decode import load_audio
+    if use_mels and track.mel_path:
+        return _load_mel(track.mel_path), track.mel_path
+    if track.audio_path:
+        return load_audio(track.audio_path, sample_rate), track.audio_path
+    raise DataError(track.track_id, "track has neither audio nor a mel file")
+
+
 def _embed_tracks(table, embed_one, *, sample_rate, use_mels, on_error, problems, progress, description):
     """Shared loop: decode each track (its mel when ``use_mels`` and it has
     one, else its audio), embed it, collect rows. Bad tracks raise or, with
     on_error="skip", are counted in ``problems``."""
-    from ..audio.decode import load_audio
     problems = problems if problems is not None else ProblemReport()
     X, ids = [], []
     for track in tqdm(table.tracks, desc=f"embedding {table.name}", unit="track", disable=not progress):
         try:
-            if use_mels and track.mel_path:
-                x = _load_mel(track.mel_path)
-            elif track.audio_path:
-                x = load_audio(track.audio_path, sample_rate)
-            else:
-                raise DataError(track.track_id, "track has neither audio nor a mel file")
-            where = track.mel_path if use_mels and track.mel_path else track.audio_path
+            x, where = decode_track(track, sample_rate, use_mels)
             emb = np.asarray(embed_one(x, where), dtype=np.float32)
         except DataError as e:  # AudioError included
             problems.raise_or_skip(e, on_error, "embedding")

@@ -202,9 +202,9 @@ def train_era_models(ctx):
 
 
 def era_table(ctx):
-    import keras
     from ..bench.era import run_era
     from ..data.demo.reader import read_demo
+    from ..inference import load_model
     from ..sideinfo.artist_text import ArtistTextTable
 
     table = read_demo(ctx.results["corpus"])
@@ -212,7 +212,7 @@ def era_table(ctx):
     ctx.results["models"] = {}
     rows = []
     for name, title in ERA_MODELS:
-        model = keras.saving.load_model(ctx.results["runs"][name], safe_mode=True)
+        model = load_model(ctx.results["runs"][name])
         ctx.results["models"][name] = model
         settings = [("audio only", None)]
         if name == "audioart_mmc":
@@ -241,12 +241,14 @@ def predict_recordings(ctx):
     models = ctx.results["models"]
     print(f"{'recording':<44} " + " ".join(f"{t:>18}" for _, t in ERA_MODELS))
     for clip in ctx.clips:
-        cells = []
+        cells, waves = [], {}  # decoded once per sample rate, shared by the models
         for name, _ in ERA_MODELS:
             model = models[name]
+            rate = model.mel_spec.sample_rate
             try:
-                wave = load_audio(clip, model.mel_spec.sample_rate)
-                r = predict_era(model, wave, model.mel_spec.sample_rate)
+                if rate not in waves:
+                    waves[rate] = load_audio(clip, rate)
+                r = predict_era(model, waves[rate], rate)
                 first, last = r["top_years"][0]["years"]
                 decade = max(r["decades"], key=r["decades"].get)
                 cells.append(f"{first}-{last} ({decade}s)")

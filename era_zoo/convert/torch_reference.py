@@ -25,8 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from era_zoo.errors import ConfigError, DataError
+from era_zoo.layers.audio_encoder import PAPER_B_CHANNELS, PAPER_B_POOLS
 
-N_BLOCKS = 7
+N_BLOCKS = len(PAPER_B_CHANNELS)
 _BN_STATS = ("weight", "bias", "running_mean", "running_var")
 _BN_OPTIONAL = ("num_batches_tracked",)
 
@@ -40,9 +41,8 @@ def _torch():
     return torch
 
 
-def build_torch_reference(n_mels=48, n_frames=256, channels=(128, 128, 256, 256, 256, 256, 512),
-                          pools=((2, 2), (2, 2), (2, 2), (2, 2), (1, 2), (1, 2), (2, 2)),
-                          hidden_dim=512, output_dim=128, dropout=0.5):
+def build_torch_reference(n_mels=48, n_frames=256, channels=PAPER_B_CHANNELS,
+                          pools=PAPER_B_POOLS, hidden_dim=512, output_dim=128, dropout=0.5):
     """The reference ``AudioEncoder`` as a ``torch.nn.Module``.
 
     ``forward(x)`` takes (batch, 1, bands, frames) and returns ``(trunk,

@@ -182,6 +182,10 @@ class _Plan:
                       for t in self.tracks]
         self.cache = MelCache(cache_dir, self.spec) if cache_dir is not None else None
         self.silence = float(np.log(self.spec.log_offset))
+        # Header length and rate per row (-1: not read yet), from the up-front
+        # check or a crop's first read, so later epochs' crops skip audio_info.
+        self._frames = np.full(len(self.paths), -1, np.int64)
+        self._rates = np.zeros(len(self.paths), np.int64)
         self._reported = set()
         self._lock = threading.Lock()
 
@@ -213,7 +217,7 @@ class _Plan:
             try:
                 path = self.path(row)
                 if validate:
-                    check(path)
+                    check(row, path)
             except DataError as e:
                 self.fail(row, e)
                 continue
@@ -224,11 +228,19 @@ class _Plan:
                             str(self.report) if self.report else None)
         return np.asarray(rows, dtype=np.int64)
 
-    def _check_audio(self, path):
-        audio_info(path)
+    def _check_audio(self, row, path):
+        self._header(row, path)
 
-    def _check_mel(self, path):
+    def _check_mel(self, row, path):
         self._open_mel(path)
+
+    def _header(self, row, path):
+        """(frames, sample rate) of the row's audio, read once."""
+        if self._frames[row] < 0:
+            info = audio_info(path)
+            self._rates[row] = info.sample_rate
+            self._frames[row] = info.frames
+        return int(self._frames[row]), int(self._rates[row])
 
     # -- Python loaders (run inside tf.numpy_function)
     def _open_mel(self, path):
@@ -261,7 +273,7 @@ class _Plan:
                                   f"value(s) are NaN or infinite")
         return mel
 
-    def _read_audio_window(self, path, rnd):
+    def _read_audio_window(self, row, path, rnd):
         """Decode only the samples one random crop needs.
 
         The crop is drawn, as for a full decode, uniformly over the frames of
@@ -270,16 +282,17 @@ class _Plan:
         past the ends, as centring pads), to be framed uncentred. A resampled
         file is decoded with RESAMPLE_CONTEXT extra samples each side so that
         the resampler's filter has settled inside the window, starting on a
-        sample shared by both rates so that no fractional shift remains. Content checks see the window only: NaNs
-        in it raise, a quiet window is no error (music has quiet passages);
-        a wholly silent file is caught by full decodes (chunk_dataset,
-        mel_dataset, a cache's first pass), not here.
+        sample shared by both rates so that no fractional shift remains.
+        Content checks see the window only: NaNs in it raise, a quiet window
+        is no error (music has quiet passages); a wholly silent file is
+        caught by full decodes (chunk_dataset, mel_dataset, a cache's first
+        pass), not here. The header is read once per row (``_header``).
         """
         spec = self.spec
         hop, half = spec.hop_length, spec.n_fft // 2
-        info = audio_info(path)
-        resampled = info.sample_rate != spec.sample_rate
-        n = int(round(info.frames * spec.sample_rate / info.sample_rate))
+        frames, rate = self._header(row, path)
+        resampled = rate != spec.sample_rate
+        n = int(round(frames * spec.sample_rate / rate))
         total = 1 + n // hop
         first = int(rnd) % max(1, total - self.frames + 1)
         count = min(self.frames, total - first)
@@ -289,7 +302,7 @@ class _Plan:
             # Start on a sample both rates share (a multiple of
             # target_rate / gcd), so the window is the full resampled track's
             # samples exactly, not shifted by a fraction of a source sample.
-            period = spec.sample_rate // math.gcd(spec.sample_rate, info.sample_rate)
+            period = spec.sample_rate // math.gcd(spec.sample_rate, rate)
             a = max(0, (lo - RESAMPLE_CONTEXT) // period * period)
             b = min(n, hi + RESAMPLE_CONTEXT)
         wave = load_audio(path, spec.sample_rate, offset=a / spec.sample_rate,
@@ -313,7 +326,7 @@ class _Plan:
                 if mel is not None:
                     return no_wave, mel, np.int32(_CACHED)
             elif crop:
-                return self._read_audio_window(path, rnd), no_mel, np.int32(_OK)
+                return self._read_audio_window(row, path, rnd), no_mel, np.int32(_OK)
             return load_audio(path, self.spec.sample_rate), no_mel, np.int32(_OK)
         except DataError as e:
             self.fail(row, e)

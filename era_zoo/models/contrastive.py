@@ -69,8 +69,12 @@ class ContrastiveModel(ZooModel):
             outputs["cf"] = self.cf_encoder(batch["cf"], training=training)
         return outputs
 
-    def _pair_loss(self, outputs, a, b, gather):
-        return nt_xent(gather(outputs[a]), gather(outputs[b]), self.temperature)
+    def _pair_losses(self, outputs, pairs, gather):
+        """NT-Xent of each (name, a, b) pair; each modality gathered once, in
+        a fixed order (workers must issue their collectives alike)."""
+        names = dict.fromkeys(m for _, a, b in pairs for m in (a, b))
+        rows = {k: gather(outputs[k]) for k in names}
+        return {name: nt_xent(rows[a], rows[b], self.temperature) for name, a, b in pairs}
 
     def get_config(self):
         config = {**super().get_config(), "temperature": self.temperature}
@@ -99,8 +103,8 @@ class ContrastiveA2G(ContrastiveModel):
         self._finish_init()
 
     def objective(self, batch, outputs, gather=_identity):
-        a2g = self._pair_loss(outputs, "audio", "genre", gather)
-        return {"loss": a2g, "a2g": a2g}
+        terms = self._pair_losses(outputs, [("a2g", "audio", "genre")], gather)
+        return {"loss": terms["a2g"], **terms}
 
 
 @keras.saving.register_keras_serializable(package="era_zoo")
@@ -117,8 +121,8 @@ class ContrastiveA2P(ContrastiveModel):
         self._finish_init()
 
     def objective(self, batch, outputs, gather=_identity):
-        a2p = self._pair_loss(outputs, "audio", "cf", gather)
-        return {"loss": a2p, "a2p": a2p}
+        terms = self._pair_losses(outputs, [("a2p", "audio", "cf")], gather)
+        return {"loss": terms["a2p"], **terms}
 
 
 @keras.saving.register_keras_serializable(package="era_zoo")
@@ -138,11 +142,11 @@ class ContrastiveA2GA2PG2P(ContrastiveModel):
         self._finish_init()
 
     def objective(self, batch, outputs, gather=_identity):
-        a2g = self._pair_loss(outputs, "audio", "genre", gather)
-        a2p = self._pair_loss(outputs, "audio", "cf", gather)
-        g2p = self._pair_loss(outputs, "genre", "cf", gather)
-        loss = self.a2g_weight * a2g + self.a2p_weight * a2p + self.g2p_weight * g2p
-        return {"loss": loss, "a2g": a2g, "a2p": a2p, "g2p": g2p}
+        t = self._pair_losses(outputs, [("a2g", "audio", "genre"), ("a2p", "audio", "cf"),
+                                        ("g2p", "genre", "cf")], gather)
+        loss = (self.a2g_weight * t["a2g"] + self.a2p_weight * t["a2p"]
+                + self.g2p_weight * t["g2p"])
+        return {"loss": loss, **t}
 
     def get_config(self):
         return {**super().get_config(), "a2g_weight": self.a2g_weight,

@@ -26,6 +26,10 @@ What each model reads besides ``mel`` (the model's ``input_keys`` and
   artist's row; -1 where the artist has no text (the MMC loss then skips
   the track as an anchor; the track still trains the other terms).
 
+With ``data.cache_dir`` the fitted word2vec and CF vectors are cached there
+too (keyed by data and settings), so a resumed or repeated run loads them
+instead of fitting again.
+
 Data order is a function of ``training.seed`` and the epoch only:
 :meth:`TrainingData.train_dataset` builds each epoch's pipeline with its own
 seed (shuffle and crop streams), which is what makes a resumed run exact.
@@ -196,6 +200,7 @@ class TrainingData:
             from ..sideinfo.word2vec import genre_baskets, genre_word2vec
             options = _options("sideinfo.genre", genre_word2vec, sideinfo["genre"])
             options.setdefault("seed", self.seed)
+            options.setdefault("cache_dir", self.cache_dir)
             vocab = genre_word2vec(genre_baskets(train), **options)
             self._genre_codes = set(vocab.vocab)
             max_len = model.get("genre_encoder", {}).get("max_genres", MAX_GENRES)
@@ -229,6 +234,7 @@ class TrainingData:
             options = _options("sideinfo.cf", playlist_cf_vectors, sideinfo["cf"])
             options.setdefault("seed", self.seed)
             options.setdefault("progress", self.progress)
+            options.setdefault("cache_dir", self.cache_dir)
             self._cf = playlist_cf_vectors(self.table, **options)
             print(self._cf.summary(), flush=True)
             features["cf"] = lambda t: self._cf.lookup([tr.track_id for tr in t])[0]

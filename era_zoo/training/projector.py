@@ -111,6 +111,7 @@ def embed_tracks(model, table, *, source=None, level="projection", batch_size=64
     (table rows, (n, d) embeddings); tracks whose file could not be read
     with ``on_error="skip"`` are missing from both."""
     from ..data.pipeline import chunk_dataset, group_by_track
+    from ..models.embedding import embed_chunks
     if level not in ("projection", "trunk"):
         raise ValueError(f"level must be 'projection' or 'trunk', not {level!r}")
     encoder = model.audio_encoder
@@ -122,10 +123,7 @@ def embed_tracks(model, table, *, source=None, level="projection", batch_size=64
     from tqdm.auto import tqdm
     rows, parts = [], []
     for batch in tqdm(ds, desc="embedding tracks", unit="batch", leave=False):
-        h = encoder.trunk(batch["mel"], training=False)
-        if level == "projection":
-            h = encoder.project(h, training=False)
-        parts.append(np.asarray(h))
+        parts.append(embed_chunks(encoder, batch["mel"], level, batch_size))
         rows.append(batch["track_index"].numpy())
     tracks, groups = group_by_track(np.concatenate(rows), np.concatenate(parts))
     return tracks, np.stack([g.mean(axis=0) for g in groups])

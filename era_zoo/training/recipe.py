@@ -30,13 +30,13 @@ Sections
     ``enabled``, ``split``, ``max_tracks``, ``embedding``.
 """
 import copy
-import json
 import inspect
 import os
 import tomllib
 from pathlib import Path
 
 from ..errors import ConfigError
+from .run_dir import toml_value
 
 # Paper A (era recognition) and paper B (contrastive) model names. Which
 # family a model is in decides its default mel preset and the side features
@@ -201,18 +201,8 @@ def overlay_overrides(path):
             if isinstance(value, dict):
                 yield from flatten(value, f"{prefix}{key}.")
             else:
-                yield f"{prefix}{key}={_toml_value(value)}"
+                yield f"{prefix}{key}={toml_value(value)}"
     return list(flatten(tree, ""))
-
-
-def _toml_value(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return repr(value)
 
 
 def parse_override(item):

@@ -39,7 +39,7 @@ def to_toml(tree):
         if prefix and (scalars or not tables):
             lines.append(f"\n[{prefix}]")
         for key, value in scalars.items():
-            lines.append(f"{_key(key)} = {_value(value)}")
+            lines.append(f"{_key(key)} = {toml_value(value)}")
         for key, value in tables.items():
             emit(value, f"{prefix}.{_key(key)}" if prefix else _key(key))
 
@@ -52,7 +52,8 @@ def _key(key):
     return key if bare else json.dumps(key)
 
 
-def _value(value):
+def toml_value(value):
+    """One TOML value (a string, number, boolean or list of them)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -60,7 +61,7 @@ def _value(value):
     if isinstance(value, str):
         return json.dumps(value)  # JSON string escapes are valid TOML basic strings
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
 
 
