@@ -11,7 +11,7 @@ import era_zoo
 from era_zoo.audio.decode import load_audio
 from era_zoo.bench.sources import load_embeddings
 from era_zoo.cli import main
-from era_zoo.models.tiny import tiny_config
+from era_zoo.registry import model_info
 
 CLIP = Path(str(resources.files("era_zoo") / "assets" / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"))
 
@@ -21,7 +21,7 @@ def saved_models(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")
     paths = {}
     for name in ("audio_cnn", "contrastive_a2p"):
-        model = era_zoo.create_model(name, **tiny_config(name))
+        model = era_zoo.create_model(name, **model_info(name).test_config)
         paths[name] = root / f"{name}.keras"
         model.save(paths[name])
     return paths
@@ -41,14 +41,14 @@ def test_predict_prints_a_year_and_survives_a_bad_file(saved_models, broken_file
     rows = json.loads(capsys.readouterr().out)
     assert [Path(r["file"]).name for r in rows] == [CLIP.name, broken_file.name]
     good, bad = rows
-    # tiny_config's era bins: 2000..2003 in 1-year classes.
+    # The test configuration's era bins: 2000..2003 in 1-year classes.
     assert 2000 <= good["result"]["expected_year"] <= 2003
     tops = good["result"]["top_years"]
     assert [t["years"][0] for t in tops] != [] and len(tops) == 4  # all four classes
     probs = [t["probability"] for t in tops]
     assert probs == sorted(probs, reverse=True) and abs(sum(probs) - 1) < 1e-5
     assert abs(sum(good["result"]["decades"].values()) - 1) < 1e-5
-    # tiny_config reads melon48 mels: non-overlapping 64-frame chunks of a
+    # The test configuration reads melon48 mels: non-overlapping 64-frame chunks of a
     # centred 16 kHz, hop-256 mel.
     samples = len(load_audio(CLIP, 16000))
     assert good["result"]["chunks"] == (1 + samples // 256) // 64

@@ -35,6 +35,34 @@ SOUNDFILE_EXTENSIONS = frozenset(
 RESAMPLE_QUALITY = "HQ"
 
 
+def resample(wave, from_rate, to_rate):
+    """A mono waveform resampled from ``from_rate`` to ``to_rate`` Hz with
+    soxr's "HQ" quality: the one resampler of era_zoo (file decoding and
+    waveforms given to inference both use it), so a waveform resampled here matches
+    ``librosa.resample(res_type="soxr_hq")`` to float32 rounding.
+
+    Args:
+        wave: 1-D float array (samples,).
+        from_rate: its sample rate in Hz.
+        to_rate: the wanted sample rate in Hz; equal rates return the
+            waveform as float32 without resampling.
+
+    Returns:
+        A contiguous float32 array of about ``len(wave) * to_rate / from_rate``
+        samples.
+
+    Example:
+        >>> import numpy as np
+        >>> from era_zoo.audio.decode import resample
+        >>> resample(np.zeros(44100, np.float32), 44100, 16000).shape
+        (16000,)
+    """
+    wave = np.asarray(wave, dtype=np.float32)
+    if int(from_rate) != int(to_rate):
+        wave = soxr.resample(wave, int(from_rate), int(to_rate), quality=RESAMPLE_QUALITY)
+    return np.ascontiguousarray(wave, dtype=np.float32)
+
+
 AudioInfo = namedtuple("AudioInfo", "seconds sample_rate channels frames")
 
 
@@ -173,9 +201,7 @@ def _finish(path, data, rate, sample_rate, min_seconds, allow_silent):
     if not np.isfinite(wave).all():
         bad = int(np.count_nonzero(~np.isfinite(wave)))
         raise AudioError(path, f"{bad} sample(s) are NaN or infinite")
-    if rate != sample_rate:
-        wave = soxr.resample(wave, rate, sample_rate, quality=RESAMPLE_QUALITY)
-    wave = np.ascontiguousarray(wave, dtype=np.float32)
+    wave = resample(wave, rate, sample_rate)
     seconds = len(wave) / sample_rate
     if min_seconds is not None and seconds < min_seconds:
         raise AudioError(path, f"too short: {seconds:.3f} s, need at least "

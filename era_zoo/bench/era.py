@@ -31,6 +31,7 @@ figure is audio-only.
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..inference.tracks import YEAR_FROM, predicted_year
 from . import metrics
 from .probes import ProbeConfig, predict, train_probe
 from .report import Stopwatch, summarize
@@ -48,12 +49,6 @@ def _dated(table, split):
     part = table.split(split)
     dated = part.filter(lambda t: t.year is not None)
     return dated, len(part) - len(dated)
-
-
-def _predicted_years(probs, centres, year_from):
-    if year_from == "expected":
-        return (probs / probs.sum(1, keepdims=True)) @ centres
-    return centres[probs.argmax(1)]
 
 
 def _decade_confusion(true_years, pred_years):
@@ -76,8 +71,8 @@ def _merge_confusion(acc, labels, counts):
 
 
 def _check(year_from, k):
-    if year_from not in ("expected", "argmax"):
-        raise ConfigError("year_from", f"{year_from!r} is not 'expected' or 'argmax'")
+    if year_from not in YEAR_FROM:
+        raise ConfigError("year_from", f"{year_from!r} is not one of {YEAR_FROM}")
     if k < 0:
         raise ConfigError("k", f"must be >= 0, got {k}")
 
@@ -120,7 +115,7 @@ def run_era(table, source, *, k=3, runs=10, seed=0, bin_width=3, year_from="argm
                                               X_valid, c_valid, seed=seed + run)
         with clock("evaluate"):
             probs = predict(model, X_test)[:, : bins.n_classes]
-            pred_year = _predicted_years(probs, bins.centres, year_from)
+            pred_year = predicted_year(probs, bins, year_from)
             scores = metrics.era_scores(y_test, pred_year, k, bins.class_of(y_test), probs.argmax(1))
             confusion = _merge_confusion(confusion, *_decade_confusion(y_test, pred_year))
         per_run.append({"seed": seed + run, **scores, "epochs": epochs, "best_epoch": best})
@@ -132,36 +127,31 @@ def run_era(table, source, *, k=3, runs=10, seed=0, bin_width=3, year_from="argm
 
 def predict_with_model(table, model, *, on_error="raise", problems=None, progress=True,
                        artist_text=None):
-    """Per-track class probabilities of an era model: (probabilities (n, C),
-    positions of the scored tracks in ``table.tracks``). Each track's mel (or
-    audio at the model's rate) is cut into the model's chunks; chunk
-    probabilities are averaged. ``artist_text``: an ArtistTextTable whose
-    token ids feed a model with an artist-text input."""
-    from tqdm.auto import tqdm
-    from ..data.problems import ProblemReport
-    from ..inference import model_batch
-    from ..models.embedding import as_chunks
-    from .sources import decode_track
-    problems = problems if problems is not None else ProblemReport()
-    spec = model.mel_spec
-    n_frames = model.audio_encoder.n_frames
-    probs, positions = [], []
-    for pos, track in enumerate(tqdm(table.tracks, desc="era predictions", unit="track",
-                                     disable=not progress)):
-        try:
-            x, _ = decode_track(track, spec.sample_rate)
-            chunks = as_chunks(x, spec, n_frames, spec.sample_rate)
-        except DataError as e:
-            problems.raise_or_skip(e, on_error, "prediction")
-            continue
-        text = None if artist_text is None else artist_text.lookup(
-            [track.artist_id], missing="empty")[0]
-        batch = model_batch(model, chunks, text)
-        probs.append(np.asarray(model.predict_year(batch)["probabilities"], np.float64).mean(0))
-        positions.append(pos)
-    if not probs:
-        raise DataError(table.name, "no test track could be predicted", str(problems))
-    return np.array(probs), np.array(positions, np.int64)
+    """Per-track class probabilities of an era model, by
+    :func:`era_zoo.inference.predict_tracks`: each track's mel (or audio at
+    the model's rate) cut into the model's chunks, chunk probabilities
+    averaged.
+
+    Args:
+        table: a TrackTable.
+        model: an era model.
+        on_error: ``"raise"`` or ``"skip"`` (counted in ``problems``).
+        problems: a :class:`~era_zoo.data.problems.ProblemReport`.
+        progress: show a progress bar.
+        artist_text: an :class:`~era_zoo.sideinfo.artist_text.ArtistTextTable`
+            whose token ids feed a model with an artist-text input (each
+            track its artist's; none for artists it lacks).
+
+    Returns:
+        ``(probabilities (n, C) float64, positions of the scored tracks in
+        table.tracks)``.
+
+    Example:
+        >>> probs, positions = predict_with_model(table.split("test"), model)  # doctest: +SKIP
+    """
+    from ..inference import predict_tracks
+    return predict_tracks(model, table, artist_text=artist_text, on_error=on_error,
+                          problems=problems, progress=progress)
 
 
 def _run_model(table, model, *, k, year_from, on_error, progress, artist_text=None):
@@ -177,7 +167,7 @@ def _run_model(table, model, *, k, year_from, on_error, progress, artist_text=No
     with clock("evaluate"):
         bins = model.year_bins
         y_test = np.array([test.tracks[p].year for p in positions], np.int64)
-        pred_year = _predicted_years(probs, bins.centres, year_from)
+        pred_year = predicted_year(probs, bins, year_from)
         scores = metrics.era_scores(y_test, pred_year, k, bins.class_of(y_test), probs.argmax(1))
         confusion = _decade_confusion(y_test, pred_year)
     result = _result(table, getattr(model, "name", type(model).__name__), None, [{"seed": None, **scores}],

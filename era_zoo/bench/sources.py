@@ -7,9 +7,9 @@ track), ``ids`` (the track id of each row, repeated for chunks) and optional
 - precomputed: an ``.npz`` with ``X``, ``IDS`` (unicode array) and optional
   ``Y``, so features of other systems (musicnn, OpenL3, ...) go through the
   same code (``load_embeddings`` / ``save_embeddings``);
-- an era_zoo model (has ``embed``): each track's mel (or audio) is cut into
-  non-overlapping chunks of the model's input length (256 frames in paper B),
-  one row per chunk;
+- an era_zoo model (has ``embed``): :func:`era_zoo.inference.embed_tracks`,
+  each track's mel (or audio) cut into non-overlapping chunks of the model's
+  input length (256 frames in paper B), one row per chunk;
 - any callable ``f(waveform, sample_rate) -> (n_chunks, d)`` (or ``(d,)``).
 
 Rows are matched to a dataset's tracks by *key*: the file stem of the id
@@ -185,39 +185,19 @@ def save_embeddings(path, X, ids, Y=None):
     return path
 
 
-def _load_mel(path):
-    try:
-        mel = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise DataError(path, f"cannot read mel: {e}") from e
-    if mel.ndim != 2:
-        raise DataError(path, f"mel has shape {mel.shape}; expected (n_mels, frames)")
-    if not np.isfinite(mel).all():
-        raise DataError(path, "mel holds NaN or inf values")
-    return mel.astype(np.float32)
-
-
-def decode_track(track, sample_rate, use_mels=True):
-    """A track's input and where it came from: (its mel when ``use_mels`` and
-    it has one, else its audio decoded mono at ``sample_rate``; that path)."""
+def _embed_callable(table, fn, *, sample_rate, on_error, problems, progress, description):
+    """Decode each track's audio, embed it with ``fn``, collect rows. Bad
+    tracks raise or, with on_error="skip", are counted in ``problems``."""
     from ..audio.decode import load_audio
-    if use_mels and track.mel_path:
-        return _load_mel(track.mel_path), track.mel_path
-    if track.audio_path:
-        return load_audio(track.audio_path, sample_rate), track.audio_path
-    raise DataError(track.track_id, "track has neither audio nor a mel file")
-
-
-def _embed_tracks(table, embed_one, *, sample_rate, use_mels, on_error, problems, progress, description):
-    """Shared loop: decode each track (its mel when ``use_mels`` and it has
-    one, else its audio), embed it, collect rows. Bad tracks raise or, with
-    on_error="skip", are counted in ``problems``."""
     problems = problems if problems is not None else ProblemReport()
     X, ids = [], []
     for track in tqdm(table.tracks, desc=f"embedding {table.name}", unit="track", disable=not progress):
+        where = track.audio_path or f"track {track.track_id}"
         try:
-            x, where = decode_track(track, sample_rate, use_mels)
-            emb = np.asarray(embed_one(x, where), dtype=np.float32)
+            if not track.audio_path:
+                raise DataError(where, "has no audio file", "a callable source embeds audio")
+            emb = np.asarray(fn(load_audio(track.audio_path, sample_rate), sample_rate),
+                             dtype=np.float32)
         except DataError as e:  # AudioError included
             problems.raise_or_skip(e, on_error, "embedding")
             continue
@@ -234,29 +214,42 @@ def _embed_tracks(table, embed_one, *, sample_rate, use_mels, on_error, problems
 
 def embed_with_model(table, model, *, level="projection", on_error="raise", problems=None,
                      progress=True):
-    """Chunk embeddings of every track of ``table`` from an era_zoo model.
+    """Chunk embeddings of every track of ``table`` from a zoo model, one row
+    per chunk, by :func:`era_zoo.inference.embed_tracks` (each track's mel
+    when it has one of the model's preset, else its audio at the model's
+    rate; non-overlapping chunks of the model's input length, a short track
+    repeated to one chunk).
 
-    The model's own ``embed`` cuts each track into non-overlapping chunks of
-    its input length (a track's precomputed mel when it has one, as Melon's,
-    else its audio decoded at the model's sample rate); one row per chunk.
+    Args:
+        table: a :class:`~era_zoo.data.table.TrackTable`.
+        model: a zoo model.
+        level: ``"projection"`` or ``"trunk"``.
+        on_error: ``"raise"`` or ``"skip"`` (counted in ``problems``).
+        problems: a :class:`~era_zoo.data.problems.ProblemReport`.
+        progress: show a progress bar.
+
+    Returns:
+        :class:`Embeddings` with the track id of each row.
+
+    Example:
+        >>> emb = embed_with_model(read_dataset("gtzan", root), era_zoo.load("contrastive_a2p"),
+        ...                        level="trunk")  # doctest: +SKIP
     """
-    spec = model.mel_spec
-
-    def embed_one(x, where):
-        return model.embed(x, sample_rate=spec.sample_rate, level=level)["chunks"]
-
-    return _embed_tracks(table, embed_one, sample_rate=spec.sample_rate, use_mels=True,
-                         on_error=on_error, problems=problems, progress=progress,
-                         description=f"{getattr(model, 'name', type(model).__name__)} ({level})")
+    from ..inference import embed_tracks
+    emb = embed_tracks(model, table, level=level, on_error=on_error, problems=problems,
+                       progress=progress)
+    ids = np.array([table.tracks[p].track_id for p in emb.owner])
+    return Embeddings(emb.X, ids,
+                      description=f"{getattr(model, 'name', type(model).__name__)} ({level})")
 
 
 def embed_with_callable(table, fn, *, sample_rate=16000, on_error="raise", problems=None,
                         progress=True):
     """Embeddings from ``fn(waveform, sample_rate)`` for each track's audio
     (decoded mono at ``sample_rate``); ``fn`` returns (n_chunks, d) or (d,)."""
-    return _embed_tracks(table, lambda x, where: fn(x, sample_rate), sample_rate=sample_rate,
-                         use_mels=False, on_error=on_error, problems=problems, progress=progress,
-                         description=f"callable {getattr(fn, '__name__', type(fn).__name__)}")
+    return _embed_callable(table, fn, sample_rate=sample_rate, on_error=on_error,
+                           problems=problems, progress=progress,
+                           description=f"callable {getattr(fn, '__name__', type(fn).__name__)}")
 
 
 def embed_table(table, source, **kw):

@@ -6,16 +6,18 @@ def register(sub):
     p = sub.add_parser(
         "embed", help=HELP,
         description="Embed audio files with a model's audio encoder: one row per "
-                    "non-overlapping chunk, written as X (rows), IDS (file stem per "
-                    "row), the layout `era-zoo bench --embeddings` reads. "
-                    "Unreadable files are reported and left out.",
+                    "non-overlapping chunk (a file shorter than one chunk is repeated "
+                    "to fill it), written as X (rows), IDS (file stem per row), the "
+                    "layout `era-zoo bench --embeddings` reads. Unreadable files are "
+                    "reported and left out.",
         epilog="example: era-zoo embed gtzan/*/*.wav --model contrastive_a2g_a2p_g2p "
                "-o gtzan.npz")
-    p.add_argument("files", nargs="+", metavar="FILE", help="audio files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="audio files or .npy mels")
     p.add_argument("--model", default="audioart_mmc",
-                   help="registry name (its pretrained preset) or a saved .keras file")
+                   help="registry name (its default preset), preset folder, saved .keras "
+                        "file or training run directory")
     p.add_argument("--weights", metavar="PRESET|FILE",
-                   help="another preset name or a .weights.h5 file for --model")
+                   help="another preset or a .weights.h5 file for a name or preset folder")
     p.add_argument("--level", choices=("projection", "trunk"), default="projection",
                    help="projection: the embedding the losses see; trunk: the flattened "
                         "conv features (1024-d in paper B) (default projection)")
@@ -23,15 +25,17 @@ def register(sub):
     p.set_defaults(handler=run)
 
 
+def _print_row(row):
+    # Error messages name the file.
+    print(f"error: {row['error']}" if "error" in row else f"{row['file']}: {row['chunks']} chunk(s)")
+
+
 def run(args):
     from ..bench.sources import save_embeddings
     from ..inference import embed_files, load_model
 
-    def report(f, n, error):
-        print(f"error: {error}" if error else f"{f}: {n} chunk(s)")  # errors name the file
-
     model = load_model(args.model, args.weights)
-    X, ids, errors = embed_files(model, args.files, level=args.level, on_file=report)
+    X, ids, errors = embed_files(model, args.files, level=args.level, on_file=_print_row)
     if len(X) == 0:
         print("nothing embedded")
         return 1

@@ -11,14 +11,25 @@ def register(sub):
                     "(audio_cnn, audio_suc, audioart_mmc). Prints the expected "
                     "year, the most probable year classes and the decade "
                     "probabilities. Unreadable files get an error line; the "
-                    "others are still predicted.",
-        epilog="example: era-zoo predict song.mp3 other.flac --model audio_suc --json")
-    p.add_argument("files", nargs="+", metavar="FILE", help="audio files (wav, flac, ogg, mp3, ...)")
+                    "others are still predicted. AudioArt-MMC predicts from the "
+                    "audio alone unless it is given its artist's text.",
+        epilog="examples: era-zoo predict song.mp3 other.flac --model audio_suc --json; "
+               "era-zoo predict bach.ogg --model audioart_mmc --artist-text "
+               "\"Baroque composer and organist from Leipzig\"")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="audio files (wav, flac, ogg, mp3, ...) or .npy mels")
     p.add_argument("--model", default="audioart_mmc",
-                   help="registry name (loads its pretrained preset) or a saved .keras "
-                        "file (default: audioart_mmc)")
+                   help="registry name (loads its default preset), preset folder, saved "
+                        ".keras file or training run directory (default: audioart_mmc)")
     p.add_argument("--weights", metavar="PRESET|FILE",
-                   help="another preset name or a .weights.h5 file for --model")
+                   help="another preset or a .weights.h5 file for a name or preset folder")
+    text = p.add_mutually_exclusive_group()
+    text.add_argument("--artist-text", metavar="TEXT",
+                      help="the artist's text (biography, tags) for every file; "
+                           "AudioArt-MMC only, tokenized with the model's own tokenizer")
+    text.add_argument("--artist-text-file", metavar="TSV",
+                      help="a text per file: lines FILE<TAB>ARTIST TEXT (a file without "
+                           "a line is reported as an error)")
     p.add_argument("--top", type=int, default=3, metavar="K",
                    help="how many most probable year classes to list (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -38,11 +49,35 @@ def _print_row(row):
           f"  decades: {dec}   ({r['chunks']} chunk(s))")
 
 
+def artist_texts(args, model):
+    """The ``--artist-text``/``--artist-text-file`` inputs as an ArtistTexts,
+    or None for audio only."""
+    from ..errors import ConfigError
+    from ..inference import ArtistTexts, load_artist_text, reads_artist_text
+
+    if args.artist_text is None and args.artist_text_file is None:
+        return None
+    if not reads_artist_text(model):
+        raise ConfigError("--artist-text", f"{type(model).__name__} reads no artist text",
+                          "only AudioArt-MMC (--model audioart_mmc) takes artist text")
+    tokenizer = load_artist_text(args.model)
+    if tokenizer is None:
+        raise ConfigError("--artist-text", f"{args.model} ships no artist-text tokenizer",
+                          "use a preset or training run that has one (RUN_DIR/artist_text)")
+    if args.artist_text is not None:
+        return ArtistTexts(tokenizer, text=args.artist_text)
+    return ArtistTexts.from_tsv(args.artist_text_file, tokenizer)
+
+
 def run(args):
-    from ..inference import load_model, predict_files
+    from ..inference import check_era_model, input_note, load_model, predict_files
 
     model = load_model(args.model, args.weights)
-    rows = predict_files(model, args.files, top=args.top,
+    check_era_model(model)
+    texts = artist_texts(args, model)
+    if not args.json:
+        print(f"inputs: {input_note(model, texts is not None)}")
+    rows = predict_files(model, args.files, top=args.top, artist_text=texts,
                          on_file=None if args.json else _print_row)
     if args.json:
         print(json.dumps(rows, indent=2))

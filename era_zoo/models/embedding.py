@@ -1,86 +1,83 @@
-"""Track embeddings from a model's audio encoder: one per non-overlapping
+"""Embeddings from a model's audio encoder: one per non-overlapping
 ``n_frames`` chunk, and their mean as the track's embedding (paper B, 3.3).
+
+The chunks come from :mod:`era_zoo.inference.inputs` (one padding rule, one
+mel-or-audio rule for every caller).
 """
 import numpy as np
 
-from ..errors import AudioError, ConfigError
+from ..errors import ConfigError
 
 LEVELS = ("projection", "trunk")
 
 
-def chunk_mel(mel, n_frames):
-    """(n_mels, frames) -> (n_chunks, n_mels, n_frames), non-overlapping,
-    the incomplete tail dropped. A track shorter than one chunk is padded at
-    the end with its own minimum (the log-mel of its quietest bin), so every
-    track gets at least one embedding."""
-    frames = mel.shape[1]
-    if frames < n_frames:
-        pad = np.full((mel.shape[0], n_frames - frames), mel.min(), mel.dtype)
-        mel = np.concatenate([mel, pad], axis=1)
-        frames = n_frames
-    n_chunks = frames // n_frames
-    chunks = mel[:, :n_chunks * n_frames].reshape(mel.shape[0], n_chunks, n_frames)
-    return np.ascontiguousarray(chunks.transpose(1, 0, 2))
-
-
-def waveform_to_mel(wave, sample_rate, spec):
-    """Mono waveform -> (n_mels, frames) log-mel with the model's MelSpec,
-    resampled first when ``sample_rate`` differs from the spec's."""
-    from ..audio.decode import RESAMPLE_QUALITY
-    from ..audio.mel import LogMel
-
-    if sample_rate is None:
-        raise ConfigError("sample_rate", "is needed to embed a waveform",
-                          f"pass sample_rate= (the model expects {spec.sample_rate} Hz)")
-    wave = np.asarray(wave, dtype=np.float32)
-    if sample_rate != spec.sample_rate:
-        import soxr
-        wave = soxr.resample(wave, sample_rate, spec.sample_rate,
-                             quality=RESAMPLE_QUALITY).astype(np.float32)
-    return np.asarray(LogMel(spec)(wave[None]))[0]
-
-
-def as_chunks(x, spec, n_frames, sample_rate=None):
-    """A waveform (samples,), a track's mel (n_mels, frames) or chunks
-    (n_chunks, n_mels, n_frames) -> float32 chunks."""
-    x = np.asarray(x, dtype=np.float32)
-    if x.size == 0:
-        raise AudioError("<input>", "is empty")
-    if not np.isfinite(x).all():
-        raise AudioError("<input>", f"{int(np.count_nonzero(~np.isfinite(x)))} "
-                                    "value(s) are NaN or infinite")
-    if x.ndim == 1:
-        x = waveform_to_mel(x, sample_rate, spec)
-    if x.ndim == 2:
-        if x.shape[0] != spec.n_mels:
-            raise ConfigError("mel", f"has {x.shape[0]} bands, the model takes "
-                                     f"{spec.n_mels} (layout (n_mels, frames))")
-        x = chunk_mel(x, n_frames)
-    if x.ndim != 3 or x.shape[1:] != (spec.n_mels, n_frames):
-        raise ConfigError("mel", f"shape {x.shape} is neither a waveform, a "
-                                 f"({spec.n_mels}, frames) mel nor "
-                                 f"(n_chunks, {spec.n_mels}, {n_frames}) chunks")
-    return x
+def _check_levels(level):
+    levels = (level,) if isinstance(level, str) else tuple(level)
+    for name in levels:
+        if name not in LEVELS:
+            raise ConfigError("level", f"unknown level {name!r}", f"one of {', '.join(LEVELS)}")
+    return levels
 
 
 def embed_chunks(audio_encoder, chunks, level="projection", batch_size=64):
-    """(n, n_mels, n_frames) -> (n, d) float32 embeddings, inference mode."""
-    if level not in LEVELS:
-        raise ConfigError("level", f"unknown level {level!r}", f"one of {', '.join(LEVELS)}")
-    out = []
+    """Embeddings of ready chunks, in inference mode.
+
+    Args:
+        audio_encoder: a model's :class:`~era_zoo.layers.audio_encoder.AudioEncoder`.
+        chunks: float32 array (n, n_mels, n_frames).
+        level: ``"projection"`` (the output_dim embedding the losses see),
+            ``"trunk"`` (the flattened conv features, 1024-d in paper B), or a
+            tuple of both, computed from one pass of the trunk.
+        batch_size: chunks per encoder call.
+
+    Returns:
+        float32 (n, d) for one level; ``{level: (n, d)}`` for a tuple.
+
+    Example:
+        >>> import numpy as np, era_zoo
+        >>> small = era_zoo.registry.model_info("audio_cnn").test_config
+        >>> model = era_zoo.create_model("audio_cnn", **small)
+        >>> embed_chunks(model.audio_encoder, np.zeros((3, 48, 64), np.float32)).shape
+        (3, 16)
+    """
+    levels = _check_levels(level)
+    out = {name: [] for name in levels}
     for i in range(0, len(chunks), batch_size):
-        h = audio_encoder.trunk(chunks[i:i + batch_size], training=False)
-        if level == "projection":
-            h = audio_encoder.project(h, training=False)
-        out.append(np.asarray(h, dtype=np.float32))
-    return np.concatenate(out)
+        trunk = audio_encoder.trunk(chunks[i:i + batch_size], training=False)
+        if "trunk" in out:
+            out["trunk"].append(np.asarray(trunk, dtype=np.float32))
+        if "projection" in out:
+            out["projection"].append(np.asarray(audio_encoder.project(trunk, training=False),
+                                                dtype=np.float32))
+    out = {name: np.concatenate(parts) for name, parts in out.items()}
+    return out[level] if isinstance(level, str) else out
 
 
 def embed(audio_encoder, spec, x, sample_rate=None, level="projection", batch_size=64):
-    """{"chunks": (n_chunks, d), "track": (d,)} for one track given as a
-    waveform (needs ``sample_rate``), a (n_mels, frames) mel or ready chunks.
-    ``level``: "projection" (the output_dim embedding the losses see) or
-    "trunk" (the flattened conv features, 1024-d in paper B)."""
+    """Embeddings of one track: ``{"chunks": (n_chunks, d), "track": (d,)}``.
+
+    Args:
+        audio_encoder: the model's audio encoder.
+        spec: the model's MelSpec.
+        x: a waveform (samples,) (needs ``sample_rate``), a (n_mels, frames)
+            mel or ready (n_chunks, n_mels, n_frames) chunks; cut and padded
+            by :func:`era_zoo.inference.inputs.as_chunks`.
+        sample_rate: the waveform's rate in Hz.
+        level: ``"projection"`` or ``"trunk"``.
+        batch_size: chunks per encoder call.
+
+    Example:
+        >>> import numpy as np, era_zoo
+        >>> small = era_zoo.registry.model_info("audio_cnn").test_config
+        >>> model = era_zoo.create_model("audio_cnn", **small)
+        >>> embed(model.audio_encoder, model.mel_spec, np.zeros((48, 130), np.float32))["chunks"].shape
+        (2, 16)
+    """
+    from ..inference.inputs import as_chunks
+
+    if not isinstance(level, str):
+        raise ConfigError("level", f"{level!r}: one level per call", f"one of {', '.join(LEVELS)}")
+    _check_levels(level)
     chunks = as_chunks(x, spec, audio_encoder.n_frames, sample_rate)
     emb = embed_chunks(audio_encoder, chunks, level, batch_size)
     return {"chunks": emb, "track": emb.mean(axis=0)}
