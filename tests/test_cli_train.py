@@ -66,7 +66,8 @@ def test_every_recipe_trains_end_to_end(name, melon, msd, tmp_path):
     assert _train(name, msd if name in PAPER_A else melon, run) == 0
     for path in ("recipe.toml", "model.keras", "history.csv", "checkpoints/best.keras",
                  "checkpoints/epoch-0001.keras", "backup/state.json",
-                 "projector/projector_config.pbtxt", "projector/metadata.tsv"):
+                 "tensorboard/projector/projector_config.pbtxt",
+                 "tensorboard/projector/metadata.tsv"):
         assert (run / path).is_file(), path
     rows = _history(run)
     assert [r["epoch"] for r in rows] == ["1"]
@@ -92,7 +93,7 @@ def test_run_dir_scalars_checkpoints_and_projector(melon, tmp_path):
     import keras
     name = "contrastive_a2g_a2p_g2p"
     run = tmp_path / "run"
-    assert _train(name, melon, run, ["--epochs", "2", "--set", "logging.update_freq=1"]) == 0
+    assert _train(name, melon, run, ["--epochs", "2"]) == 0
     rows = _history(run)
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert tomllib.loads((run / "recipe.toml").read_text())["model"]["name"] == name
@@ -104,7 +105,8 @@ def test_run_dir_scalars_checkpoints_and_projector(melon, tmp_path):
             assert valid[(f"epoch_{term}", epoch)] == pytest.approx(float(row[f"val_{term}"]),
                                                                    rel=1e-6)
     assert train[("epoch_learning_rate", 1)] == pytest.approx(1e-4)
-    # update_freq=1: one batch point per step, steps numbered over the run.
+    # update_freq "auto" on 2-step epochs: a batch point every step, steps
+    # numbered over the run.
     assert sorted(s for (tag, s) in train if tag == "batch_loss") == [1, 2, 3, 4]
     # best.keras is the epoch with the lowest val_loss (best.json says which).
     best_epoch = min(rows, key=lambda r: float(r["val_loss"]))["epoch"]
@@ -116,16 +118,36 @@ def test_run_dir_scalars_checkpoints_and_projector(melon, tmp_path):
                                    compile=False)
     for a, b in zip(final.weights, last.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    # Projector: the valid tracks, metadata with year, decade, genre, artist.
-    lines = (run / "projector/metadata.tsv").read_text().splitlines()
+    # Projector: the valid tracks at both levels, metadata with year,
+    # decade, genre, artist (what TensorBoard serves: tests/test_projector.py).
+    lines = (run / "tensorboard/projector/metadata.tsv").read_text().splitlines()
     assert lines[0].split("\t") == ["track_id", "year", "decade", "genre", "artist"]
     import tensorflow as tf
-    emb = tf.train.load_checkpoint(str(run / "projector")).get_tensor(
-        "embedding/.ATTRIBUTES/VARIABLE_VALUE")
-    assert emb.shape == (len(lines) - 1, 128)
+    reader = tf.train.load_checkpoint(str(run / "tensorboard/projector"))
+    # Trunk: 4 channels x (48 bands / 4 / 4) x (32 frames / 4 / 4) = 24 values.
+    assert reader.get_variable_to_shape_map() == {f"{name}/trunk": [len(lines) - 1, 24],
+                                                  f"{name}/projection": [len(lines) - 1, 128]}
     for line in lines[1:]:
         track_id, year, decade, genre, artist = line.split("\t")
         assert decade == f"{int(year) // 10 * 10}s" and genre and artist
+
+
+def test_batch_scalars_auto_frequency(tmp_path):
+    from era_zoo.training.callbacks import Position, Scalars, batch_log_every
+
+    # "auto": max(1, steps_per_epoch // 20); a number is kept as given.
+    assert [batch_log_every("auto", n) for n in (1, 9, 39, 40, 45, 1000)] == [1, 1, 1, 2, 2, 50]
+    assert batch_log_every(50, 9) == 50 and batch_log_every(0, 9) == 0
+    # 45-step epochs: a point every 2nd global step (22 or 23 an epoch).
+    position = Position()
+    scalars = Scalars(tmp_path, position, batch_log_every("auto", 45))
+    for epoch in range(2):
+        for _ in range(45):
+            scalars.on_train_batch_end(0, {"loss": 1.0})
+            position.global_step += 1  # the trainer's ResumeCallback does this
+    scalars.on_train_end()
+    steps = sorted(s for (tag, s) in _scalars(tmp_path / "train") if tag == "batch_loss")
+    assert steps == list(range(2, 91, 2))
 
 
 def test_nan_loss_stops_the_run_without_saving_it(melon, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from era_zoo.errors import ConfigError
 from era_zoo.training.recipe import load_recipe, parse_override
-from era_zoo.training.run_dir import to_toml
+from era_zoo.tomlio import to_toml
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 NAMES = ("audio_cnn", "audio_suc", "audioart_mmc", "contrastive_a2g", "contrastive_a2p",
@@ -39,6 +39,7 @@ def test_recipe_loads_with_paper_defaults(name, root):
     assert (opt["name"], opt["learning_rate"], opt["weight_decay"]) == ("adam", 1e-4, 1e-4)
     assert opt["weight_decay_mode"] == "l2"
     assert t["batch_size"] == 128 and t["drop_remainder"] is True
+    assert recipe["logging"]["update_freq"] == "auto"
     assert recipe["data"]["frames"] == recipe["model"]["encoder"]["n_frames"] == 256
     if name in PAPER_B:
         # Paper B: tau 0.1, 400 epochs, checkpoints every 20 epochs + best.
@@ -77,6 +78,10 @@ def _base(root, **model):
     (lambda r: r.setdefault("training", {}).update(batch_size=0), "training.batch_size"),
     (lambda r: r.setdefault("checkpoints", {}).update(mode="lowest"), "checkpoints.mode"),
     (lambda r: r["model"].update(temprature=0.1), "model.temprature"),
+    (lambda r: r.update(logging={"update_freq": "often"}), "logging.update_freq"),
+    (lambda r: r.update(logging={"update_freq": -1}), "logging.update_freq"),
+    (lambda r: r.update(logging={"update_freq": True}), "logging.update_freq"),
+    (lambda r: r.update(projector={"embedding": "trunk"}), "projector.embedding"),
     (lambda r: r["data"].update(frames=128), None),  # allowed: encoder follows data
 ])
 def test_bad_recipes_fail_naming_the_field(root, change, field):
@@ -140,6 +145,19 @@ def test_resolved_recipe_round_trips_through_toml(name, root):
     text = to_toml(recipe)
     assert tomllib.loads(text) == recipe
     assert load_recipe(tomllib.loads(text)) == recipe
+
+
+def test_update_freq_takes_auto_or_a_count(root):
+    for value in ("auto", 0, 7):
+        recipe = load_recipe(_base(root), overrides=[f"logging.update_freq={value}"])
+        assert recipe["logging"]["update_freq"] == value
+
+
+def test_values_toml_cannot_hold_fail_naming_the_field():
+    import datetime
+    with pytest.raises(ConfigError) as err:
+        to_toml({"data": {"options": {"since": datetime.date(2020, 1, 1)}}})
+    assert err.value.field == "data.options.since"
 
 
 def test_adam_l2_matches_pytorch_adam_weight_decay():

@@ -15,9 +15,10 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "project", help="write a TensorBoard projector of a model's track embeddings",
         description="Embed the tracks of one split with a model's audio encoder (the mean "
-                    "over each track's non-overlapping chunks) and write a TensorBoard "
-                    "projector with year, decade, genre and artist per point. View it with "
-                    "'tensorboard --logdir OUT'.")
+                    "over each track's non-overlapping chunks) at both levels (trunk: the "
+                    "conv features; projection: the embedding the losses see) and write a "
+                    "TensorBoard projector with year, decade, genre and artist per point. "
+                    "View it with 'tensorboard --logdir OUT'.")
     parser.add_argument("model", metavar="MODEL",
                         help="a run directory (its model.keras and recipe), a .keras file, "
                              "or NAME:PRESET (a registry model with pretrained weights)")
@@ -30,9 +31,6 @@ def register(subparsers):
                         help="split to embed (default: the run's projector split, else valid)")
     parser.add_argument("--max-tracks", type=int, default=2000, metavar="N",
                         help="embed at most N tracks, a seeded sample (default: 2000; 0: all)")
-    parser.add_argument("--level", choices=("projection", "trunk"), default="projection",
-                        help="projection: the 128-d embedding the losses see; trunk: the "
-                             "1024-d conv features (default: projection)")
     parser.add_argument("--skip-bad-files", action="store_true",
                         help="leave unreadable files out (counted) instead of stopping")
     parser.set_defaults(handler=run)
@@ -93,7 +91,7 @@ def run(args):
     table = read_dataset(reader, args.data).split(split)
     report = ProblemReport()
     out = project_table(model, table, args.out, max_tracks=args.max_tracks,
-                        level=args.level, on_error=on_error, report=report)
+                        on_error=on_error, report=report)
     if report:
         print(report)
     print(f"era-zoo project: wrote {out}; view with: tensorboard --logdir {out}")

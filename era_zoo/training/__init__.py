@@ -22,8 +22,9 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
     ``out``: the run directory (default ``runs/<recipe name>``, or the run
     directory whose ``recipe.toml`` is given); a run directory holding a
     resume state continues from it. The projector of the
-    validation tracks is written to ``out/projector`` when the recipe's
-    ``projector.enabled`` is true.
+    validation tracks (trunk and projection embeddings) is written to
+    ``out/tensorboard/projector`` when the recipe's ``projector.enabled`` is
+    true, so ``tensorboard --logdir out`` shows it beside the scalars.
     """
     from .data import TrainingData
     from .projector import project_table
@@ -61,7 +62,7 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
         split = resolved["data"][f"{projector['split']}_split"] if projector["split"] in (
             "train", "valid") else projector["split"]
         project_table(result.model, training_data.table.split(split), RunDir(out).projector,
-                      max_tracks=projector["max_tracks"], level=projector["embedding"],
-                      source=training_data.source, seed=resolved["training"]["seed"],
+                      model_name=resolved["model"]["name"], max_tracks=projector["max_tracks"],
+                      seed=resolved["training"]["seed"],
                       on_error=resolved["data"]["on_error"])
     return result

@@ -15,6 +15,7 @@ saving resumes from the previous state.
 """
 import csv
 import io
+import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -25,9 +26,10 @@ import numpy as np
 
 from ..atomic import atomic_path, write_json, write_text
 from ..errors import ConfigError
-from .run_dir import read_json
 
 STATE_FILE = "state.json"
+# update_freq = "auto": at least this many batch points per epoch.
+POINTS_PER_EPOCH = 20
 
 
 @dataclass
@@ -91,7 +93,7 @@ class TrainingState:
         once Keras has reset the metrics for the resumed epoch."""
         if not self.exists():
             return Position(), None
-        meta = read_json(self.directory / STATE_FILE)
+        meta = json.loads((self.directory / STATE_FILE).read_text(encoding="utf-8"))
         if meta.get("fingerprint") != self.fingerprint:
             raise ConfigError(
                 "--out", f"{self.directory.parent} holds a run of a different "
@@ -266,11 +268,45 @@ class History(keras.callbacks.Callback):
         write_text(self.path, buf.getvalue())
 
 
+def batch_log_every(update_freq, steps_per_epoch):
+    """Batches between two ``batch_*`` scalar points.
+
+    Args:
+        update_freq: the recipe's ``logging.update_freq``: a count of batches
+            (0: per-epoch points only) or ``"auto"``.
+        steps_per_epoch: batches in one epoch.
+
+    Returns:
+        ``update_freq`` when it is a count; for ``"auto"``
+        ``max(1, steps_per_epoch // POINTS_PER_EPOCH)``, which gives every
+        epoch at least 20 points (every batch when an epoch has fewer than 40)
+        and keeps long epochs to about 20.
+
+    Example:
+        >>> batch_log_every("auto", 9), batch_log_every("auto", 1000), batch_log_every(50, 9)
+        (1, 50, 50)
+    """
+    if update_freq == "auto":
+        return max(1, steps_per_epoch // POINTS_PER_EPOCH)
+    return update_freq
+
+
 class Scalars(keras.callbacks.Callback):
     """TensorBoard scalars of every logged value (every loss term and metric
     the model reports): ``train/`` per epoch and every ``update_freq``
-    batches, ``validation/`` per epoch, with Keras' tag names
-    (``epoch_loss``, ``batch_loss``, ...), plus the learning rate."""
+    batches (global step numbers), ``validation/`` per epoch, with Keras' tag
+    names (``epoch_loss``, ``batch_loss``, ...), plus the learning rate.
+
+    Args:
+        log_dir: the run's ``tensorboard`` folder.
+        position: the trainer's shared :class:`Position`.
+        update_freq: batches between ``batch_*`` points (0: none), as
+            :func:`batch_log_every` gives it.
+        enabled: False writes nothing.
+
+    Example:
+        >>> Scalars("runs/a2p/tensorboard", Position(), batch_log_every("auto", 9))  # doctest: +SKIP
+    """
 
     def __init__(self, log_dir, position, update_freq, enabled=True):
         super().__init__()

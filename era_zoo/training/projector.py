@@ -1,62 +1,139 @@
 """TensorBoard embedding projector files.
 
 Keras 3's ``TensorBoard(embeddings_freq=...)`` writes no checkpoint the
-projector can read (DESIGN.md), so the projector is written here directly:
-a ``tf.train.Checkpoint`` holding one variable with the embeddings,
-``projector_config.pbtxt`` pointing at it and at ``metadata.tsv`` (one row per
-embedding: track id, year, decade, genre, artist). ``tensorboard --logdir
-DIR`` then shows the points in its Projector tab, colourable by any column.
+projector can read (it saves no embedding variables), so the projector is
+written here directly, into one folder:
+
+    tensorboard/projector/
+      embeddings.ckpt.*        one tensor per level, named MODEL/LEVEL
+                               (e.g. ``audio_cnn/trunk``, ``audio_cnn/projection``)
+      checkpoint               points TensorBoard at embeddings.ckpt
+      projector_config.pbtxt   one embedding per tensor, all sharing metadata.tsv
+      metadata.tsv             one row per track: track id, year, decade,
+                               genre, artist (the colouring columns)
+      events.out.tfevents.*    a text note on what the points are
+
+TensorBoard's projector plugin reads ``projector_config.pbtxt`` only in the
+``--logdir`` itself and in run folders, a run being a folder that holds an
+event file. The event file makes the projector folder a run, so
+``tensorboard --logdir RUN_DIR``, ``--logdir`` of a folder of runs and
+``--logdir`` of the projector folder all show it.
 """
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-TENSOR_NAME = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+from ..atomic import atomic_dir
+from ..errors import ConfigError, DataError
+
+LEVELS = ("trunk", "projection")
 METADATA_COLUMNS = ("track_id", "year", "decade", "genre", "artist")
+CHECKPOINT = "embeddings.ckpt"
 
 
-def write_projector(embeddings, metadata_rows, out_dir, *, columns=METADATA_COLUMNS):
-    """Write a projector for ``embeddings`` (N, D) with one metadata row per
-    embedding (a dict or a sequence in ``columns`` order) into ``out_dir``.
+def tensor_name(model_name, level):
+    """The projector's name for ``model_name``'s embeddings at ``level``.
 
-    The folder is built beside ``out_dir`` and swapped in when complete, so a
-    reader never sees half a projector. Returns ``out_dir`` as a Path.
+    Args:
+        model_name: the model's registry name (or any label of the model).
+        level: ``"trunk"`` or ``"projection"``.
+
+    Example:
+        >>> tensor_name("audio_cnn", "trunk")
+        'audio_cnn/trunk'
+    """
+    return f"{model_name}/{level}"
+
+
+def write_projector(tensors, metadata_rows, out_dir, *, columns=METADATA_COLUMNS,
+                    note=None):
+    """Write a TensorBoard projector folder holding several embedding tensors
+    of the same points.
+
+    The folder is built beside ``out_dir`` and swapped in when complete
+    (:func:`era_zoo.atomic.atomic_dir`), so a reader never sees half a
+    projector; a projector already at ``out_dir`` is replaced whole.
+
+    Args:
+        tensors: mapping of tensor name -> (N, D) float array, the same N for
+            every tensor (D may differ); the names are what the Projector tab
+            lists.
+        metadata_rows: N rows, each a dict keyed by ``columns`` or a sequence
+            in ``columns`` order; ``None`` is written as an empty cell.
+        out_dir: the projector folder to write.
+        columns: the metadata column names.
+        note: Markdown for the folder's event file (TensorBoard's Text tab);
+            by default a line naming the tensors and their shapes.
+
+    Returns:
+        ``out_dir`` as a Path.
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> out = write_projector({"m/projection": np.eye(2, dtype="float32")},
+        ...                       [{"track_id": "a"}, {"track_id": "b"}],
+        ...                       Path(tempfile.mkdtemp()) / "projector")
+        >>> (out / "projector_config.pbtxt").is_file()
+        True
     """
     import tensorflow as tf
     from tensorboard.plugins import projector
 
-    embeddings = np.asarray(embeddings, dtype=np.float32)
-    if embeddings.ndim != 2 or len(embeddings) == 0:
-        raise ValueError(f"embeddings must be a non-empty (N, D) array, got shape "
-                         f"{embeddings.shape}")
-    if not np.all(np.isfinite(embeddings)):
-        raise ValueError("embeddings contain NaN or infinite values")
-    rows = [_row(r, columns) for r in metadata_rows]
-    if len(rows) != len(embeddings):
-        raise ValueError(f"{len(rows)} metadata rows for {len(embeddings)} embeddings")
-
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    if not tensors:
+        raise ConfigError("tensors", "no embeddings to project")
+    arrays = {name: _checked(name, value, out_dir) for name, value in tensors.items()}
+    counts = {len(a) for a in arrays.values()}
+    if len(counts) != 1:
+        raise DataError(out_dir, "tensors have different numbers of rows: " + ", ".join(
+            f"{name} {len(a)}" for name, a in arrays.items()))
+    [n] = counts
+    rows = [_row(r, columns) for r in metadata_rows]
+    if len(rows) != n:
+        raise DataError(out_dir, f"{len(rows)} metadata rows for {n} embeddings")
+
+    with atomic_dir(out_dir) as tmp:
         # A header line is how the projector tells several columns from one.
         lines = ["\t".join(columns)] + ["\t".join(r) for r in rows]
         (tmp / "metadata.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        checkpoint = tf.train.Checkpoint(embedding=tf.Variable(embeddings))
-        checkpoint.save(str(tmp / "embedding.ckpt"))
+        # SaveV2 keeps the names as given (tf.train.Checkpoint would add
+        # "/.ATTRIBUTES/VARIABLE_VALUE" to each).
+        names = list(arrays)
+        tf.raw_ops.SaveV2(prefix=str(tmp / CHECKPOINT), tensor_names=names,
+                          shape_and_slices=[""] * len(names),
+                          tensors=[arrays[k] for k in names])
+        # TensorBoard finds the checkpoint through this file (a CheckpointState
+        # text proto); a relative path keeps the folder movable.
+        (tmp / "checkpoint").write_text(
+            f'model_checkpoint_path: "{CHECKPOINT}"\n'
+            f'all_model_checkpoint_paths: "{CHECKPOINT}"\n', encoding="utf-8")
         config = projector.ProjectorConfig()
-        emb = config.embeddings.add()
-        emb.tensor_name = TENSOR_NAME
-        emb.metadata_path = "metadata.tsv"
+        for name in names:
+            emb = config.embeddings.add()
+            emb.tensor_name = name
+            emb.tensor_shape.extend(arrays[name].shape)
+            emb.metadata_path = "metadata.tsv"
         projector.visualize_embeddings(str(tmp), config)
-        _swap_in(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        if note is None:
+            note = "Embeddings: " + ", ".join(
+                f"`{k}` {a.shape[0]} x {a.shape[1]}" for k, a in arrays.items())
+        writer = tf.summary.create_file_writer(str(tmp))
+        with writer.as_default():
+            tf.summary.text("projector", note, step=0)
+        writer.close()
     return out_dir
+
+
+def _checked(name, value, out_dir):
+    array = np.asarray(value, dtype=np.float32)
+    if array.ndim != 2 or len(array) == 0:
+        raise DataError(out_dir, f"{name}: embeddings must be a non-empty (N, D) array, "
+                                 f"got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise DataError(out_dir, f"{name}: embeddings contain NaN or infinite values",
+                        "the model's weights are not finite; project a checkpoint "
+                        "from before training diverged")
+    return array
 
 
 def _cell(value):
@@ -71,27 +148,30 @@ def _row(row, columns):
         return [_cell(row.get(c)) for c in columns]
     row = list(row)
     if len(row) != len(columns):
-        raise ValueError(f"metadata row {row!r} has {len(row)} values for "
-                         f"{len(columns)} columns {columns}")
+        raise ConfigError("metadata_rows", f"row {row!r} has {len(row)} values for "
+                                           f"{len(columns)} columns {columns}")
     return [_cell(v) for v in row]
-
-
-def _swap_in(new, target):
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(target, old)
-        os.replace(new, target)
-        shutil.rmtree(old)
-    else:
-        os.replace(new, target)
 
 
 def track_metadata(track, genre_names=None):
     """A projector metadata row for a :class:`~era_zoo.data.table.Track`:
     its first genre (by name where the dataset has a code table) and the
-    decade of its year."""
+    decade of its year.
+
+    Args:
+        track: a :class:`~era_zoo.data.table.Track`.
+        genre_names: optional mapping of genre code -> name (a reader's
+            ``table.extras["genre_names"]``).
+
+    Returns:
+        A dict keyed by :data:`METADATA_COLUMNS`.
+
+    Example:
+        >>> from era_zoo.data.table import Track
+        >>> track_metadata(Track("t1", year=1987, genres=("GN01",), artist="A"),
+        ...                {"GN01": "rock"})["decade"]
+        '1980s'
+    """
     genre_names = genre_names or {}
     genre = track.genres[0] if track.genres else None
     return {
@@ -103,44 +183,76 @@ def track_metadata(track, genre_names=None):
     }
 
 
-def embed_tracks(model, table, *, source=None, level="projection", batch_size=64,
-                 on_error="raise", report=None):
-    """Track embeddings of ``table`` from ``model.audio_encoder``: the mean
-    over each track's non-overlapping chunks (paper B's track embedding).
-    ``level``: "projection" (the 128-d output) or "trunk" (1024-d). Returns
-    (table rows, (n, d) embeddings); tracks whose file could not be read
-    with ``on_error="skip"`` are missing from both."""
-    from ..data.pipeline import chunk_dataset, group_by_track
-    from ..models.embedding import embed_chunks
-    if level not in ("projection", "trunk"):
-        raise ValueError(f"level must be 'projection' or 'trunk', not {level!r}")
-    encoder = model.audio_encoder
-    spec = model.mel_spec
-    if source is None:
-        source = "mel" if all(t.mel_path for t in table) else "audio"
-    ds = chunk_dataset(table, spec, source=source, frames=encoder.n_frames,
-                       batch_size=batch_size, on_error=on_error, report=report)
-    from tqdm.auto import tqdm
-    rows, parts = [], []
-    for batch in tqdm(ds, desc="embedding tracks", unit="batch", leave=False):
-        parts.append(embed_chunks(encoder, batch["mel"], level, batch_size))
-        rows.append(batch["track_index"].numpy())
-    tracks, groups = group_by_track(np.concatenate(rows), np.concatenate(parts))
-    return tracks, np.stack([g.mean(axis=0) for g in groups])
+def embed_tracks(model, table, *, level="projection", on_error="raise", report=None,
+                 progress=False):
+    """Track embeddings of ``table``: the mean over each track's
+    non-overlapping chunks (paper B's track embedding), by
+    :func:`era_zoo.inference.embed_tracks` (the same rows as the benchmarks
+    and ``era-zoo embed``).
+
+    Args:
+        model: a zoo model.
+        table: a :class:`~era_zoo.data.table.TrackTable`.
+        level: ``"projection"``, ``"trunk"`` or a tuple of both (one pass).
+        on_error: ``"raise"`` or ``"skip"`` (unreadable tracks left out and
+            counted in ``report``).
+        report: a :class:`~era_zoo.data.problems.ProblemReport`.
+        progress: show a progress bar.
+
+    Returns:
+        ``(positions in table.tracks, (n, d) embeddings)``, or ``(positions,
+        {level: (n, d)})`` for a tuple of levels.
+
+    Example:
+        >>> rows, emb = embed_tracks(model, table.split("valid"), level="trunk")  # doctest: +SKIP
+    """
+    from ..inference import embed_tracks as embed_chunk_rows
+    out = embed_chunk_rows(model, table, level=level, on_error=on_error, problems=report,
+                           progress=progress)
+    if isinstance(level, str):
+        return out.positions, out.means
+    return out[level[0]].positions, {name: emb.means for name, emb in out.items()}
 
 
-def project_table(model, table, out_dir, *, max_tracks=2000, level="projection",
-                  source=None, seed=0, on_error="raise", report=None):
-    """Embed up to ``max_tracks`` tracks of ``table`` (a seeded sample when
-    there are more) and write their projector to ``out_dir``."""
+def project_table(model, table, out_dir, *, model_name=None, max_tracks=2000,
+                  seed=0, on_error="raise", report=None):
+    """Embed up to ``max_tracks`` tracks of ``table`` at both levels (trunk
+    and projection) and write their projector to ``out_dir``.
+
+    Args:
+        model: a zoo model with an ``audio_encoder`` and ``mel_spec``.
+        table: the :class:`~era_zoo.data.table.TrackTable` to embed (one split).
+        out_dir: the projector folder; a trainer run writes
+            ``RUN_DIR/tensorboard/projector`` (:class:`~era_zoo.training.run_dir.RunDir`).
+        model_name: names the tensors (``MODEL/trunk``, ``MODEL/projection``);
+            default: the model's registry name, else its Keras name.
+        max_tracks: embed at most this many tracks, a sample drawn with
+            ``seed`` (0: all).
+        seed: seed of the sample.
+        on_error: ``"raise"`` or ``"skip"`` (unreadable tracks left out and
+            counted in ``report``).
+        report: a :class:`~era_zoo.data.problems.ProblemReport` for skips.
+
+    Returns:
+        ``out_dir`` as a Path.
+
+    Example:
+        >>> project_table(model, read_dataset("melon", root).split("valid"),
+        ...               "runs/a2p/tensorboard/projector")  # doctest: +SKIP
+    """
     if not len(table):
-        raise ValueError(f"table {table.name!r} has no tracks to project")
+        raise DataError(table.name, "the split to project has no tracks",
+                        "choose a split that holds tracks (--split)")
     if max_tracks and len(table) > max_tracks:
         keep = set(np.random.default_rng(seed).choice(len(table), max_tracks, replace=False))
         ids = {t.track_id for i, t in enumerate(table.tracks) if i in keep}
         table = table.filter(lambda t: t.track_id in ids)
-    rows, embeddings = embed_tracks(model, table, source=source, level=level,
-                                    on_error=on_error, report=report)
+    model_name = model_name or getattr(model, "zoo_name", None) or model.name
+    rows, by_level = embed_tracks(model, table, level=LEVELS, on_error=on_error, report=report)
+    tensors = {tensor_name(model_name, level): by_level[level] for level in LEVELS}
     genre_names = table.extras.get("genre_names")
     metadata = [track_metadata(table.tracks[r], genre_names) for r in rows]
-    return write_projector(embeddings, metadata, out_dir)
+    note = (f"{len(rows)} tracks of {table.name} embedded by {model_name}: "
+            + ", ".join(f"`{k}` ({v.shape[1]}-d)" for k, v in tensors.items())
+            + ". Colour the points by year, decade, genre or artist in the Projector tab.")
+    return write_projector(tensors, metadata, out_dir, note=note)

@@ -25,9 +25,14 @@ Sections
 ``[checkpoints]``
     ``every_epochs``, ``best``, ``monitor``, ``mode``, ``backup_every_steps``.
 ``[logging]``
-    ``tensorboard``, ``update_freq`` (batches between scalar points).
+    ``tensorboard``; ``update_freq``: batches between the ``batch_*`` scalar
+    points, 0 for per-epoch points only, or ``"auto"`` (the default): one
+    point every ``max(1, steps_per_epoch // 20)`` batches, so every epoch
+    gives at least 20 points however short it is (see
+    :func:`~era_zoo.training.callbacks.batch_log_every`).
 ``[projector]``
-    ``enabled``, ``split``, ``max_tracks``, ``embedding``.
+    ``enabled``, ``split``, ``max_tracks``: the tracks whose embeddings
+    (trunk and projection, two tensors) go to TensorBoard's Projector tab.
 """
 import copy
 import inspect
@@ -36,7 +41,7 @@ import tomllib
 from pathlib import Path
 
 from ..errors import ConfigError
-from .run_dir import toml_value
+from ..tomlio import toml_value
 
 # Paper A (era recognition) and paper B (contrastive) model names. Which
 # family a model is in decides its default mel preset and the side features
@@ -108,13 +113,12 @@ DEFAULTS = {
     },
     "logging": {
         "tensorboard": True,
-        "update_freq": 50,
+        "update_freq": "auto",  # or batches between points (0: per epoch only)
     },
     "projector": {
         "enabled": True,
         "split": "valid",
         "max_tracks": 2000,
-        "embedding": "projection",
     },
 }
 
@@ -125,16 +129,17 @@ CHOICES = {
     "training.optimizer.weight_decay_mode": ("l2", "decoupled"),
     "checkpoints.mode": ("min", "max"),
     "projector.split": ("train", "valid", "test"),
-    "projector.embedding": ("projection", "trunk"),
 }
 
 POSITIVE_INTS = ("data.frames", "training.epochs", "training.batch_size")
 NON_NEGATIVE = ("training.steps_per_epoch", "training.validation_steps",
                 "checkpoints.every_epochs", "checkpoints.backup_every_steps",
-                "logging.update_freq", "projector.max_tracks",
+                "projector.max_tracks",
                 "training.optimizer.weight_decay", "training.optimizer.clipnorm")
 POSITIVE_FLOATS = ("training.optimizer.learning_rate",
                    "training.optimizer.epsilon")
+# A count of batches, or "auto" (the default) for one derived from the epoch.
+COUNT_OR_AUTO = ("logging.update_freq",)
 
 
 def load_recipe(source, *, data_root=None, overrides=(), check_model=True):
@@ -249,6 +254,12 @@ def _merge(defaults, given, prefix):
         default = defaults[key]
         if isinstance(default, dict):
             out[key] = _merge(default, value, f"{field}.")
+        elif field in COUNT_OR_AUTO:
+            if value != "auto" and (isinstance(value, bool) or not isinstance(value, int)
+                                    or value < 0):
+                raise ConfigError(field, f"must be \"auto\" or a count of batches "
+                                         f"(0 or more), not {value!r}")
+            out[key] = value
         else:
             out[key] = _check_type(field, default, value)
     return out

@@ -98,7 +98,8 @@ def run_training(recipe, run_dir, data, *, strategy="default", verbose="auto"):
     history = cb.History(writes.history)
     callbacks = [
         nan_stop,
-        cb.Scalars(writes.tensorboard, position, recipe["logging"]["update_freq"],
+        cb.Scalars(writes.tensorboard, position,
+                   cb.batch_log_every(recipe["logging"]["update_freq"], data.steps_per_epoch),
                    enabled=recipe["logging"]["tensorboard"]),
         history,
         cb.Checkpoints(writes.checkpoints, position, ckpt["every_epochs"],
