@@ -6,6 +6,7 @@ import soundfile as sf
 
 from era_zoo.data import fixtures
 from era_zoo.data.readers import read_dataset
+from era_zoo.errors import ConfigError
 
 
 def _digest(root):
@@ -71,5 +72,5 @@ def test_mp3_fixture_decodes(tmp_path):
     audio, rate = sf.read(table.tracks[0].audio_path)
     assert rate == 16000
     assert abs(len(audio) - 16000) < 2000      # MP3 adds encoder padding
-    with pytest.raises(ValueError, match="audio must be"):
+    with pytest.raises(ConfigError, match="audio: must be"):
         fixtures.write_jamendo_fixture(tmp_path / "x", audio="aac")

@@ -126,5 +126,5 @@ def test_unknown_preset_is_a_config_error():
 
 
 def test_layer_rejects_unbatched_input():
-    with pytest.raises(ValueError, match=r"\(batch, samples\)"):
+    with pytest.raises(ConfigError, match=r"\(batch, samples\)"):
         LogMel("melon48")(np.zeros((2, 100, 1), np.float32))

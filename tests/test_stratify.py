@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from era_zoo.data.stratify import iterative_stratification
+from era_zoo.errors import ConfigError
 
 FRACTIONS = (0.8, 0.1, 0.1)
 
@@ -63,7 +64,7 @@ def test_groups_fill_small_subsets():
 
 
 def test_bad_fractions():
-    with pytest.raises(ValueError, match="fractions"):
+    with pytest.raises(ConfigError, match="fractions"):
         iterative_stratification([["a"]], (0.8, 0.3))
-    with pytest.raises(ValueError, match="sizes"):
+    with pytest.raises(ConfigError, match="sizes"):
         iterative_stratification([["a"]], (1.0,), sizes=[0])

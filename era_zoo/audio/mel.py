@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from ..errors import ConfigError
 from .presets import MelSpec, get_preset
 
 # Slaney's Auditory Toolbox mel scale: linear below 1 kHz, logarithmic above.
@@ -106,8 +107,8 @@ class LogMel(keras.layers.Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(f"LogMel takes waveforms shaped (batch, samples), got a "
-                             f"tensor of shape {tuple(input_shape)}")
+            raise ConfigError("waveform", f"LogMel takes waveforms shaped (batch, samples), "
+                                          f"got a tensor of shape {tuple(input_shape)}")
         self.built = True
 
     def call(self, wave):

@@ -12,9 +12,9 @@ from .era import run_era
 from .gtzan import run_gtzan
 from .jamendo import run_jamendo
 from .melon import run_melon
-from .report import markdown_table, write_json, write_plots
+from .report import markdown_table, write_plots
 from .sources import Embeddings, embed_table, load_embeddings, save_embeddings, track_key
 
 __all__ = ["Embeddings", "embed_table", "load_embeddings", "save_embeddings", "track_key",
            "run_gtzan", "run_jamendo", "run_melon", "run_era",
-           "markdown_table", "write_json", "write_plots"]
+           "markdown_table", "write_plots"]

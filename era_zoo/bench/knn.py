@@ -17,6 +17,8 @@ depend on index parameters the way Annoy's do.
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import ConfigError
+
 
 def l2_normalise(x):
     """Rows scaled to unit length; all-zero rows stay zero (similarity 0 to all)."""
@@ -81,7 +83,8 @@ def cosine_top_k(queries, candidates, k=100, block_size=1024, exclude=None, prog
     q = l2_normalise(queries)
     c = l2_normalise(candidates)
     if q.shape[1] != c.shape[1]:
-        raise ValueError(f"queries have {q.shape[1]} dimensions, candidates {c.shape[1]}")
+        raise ConfigError("candidates", f"queries have {q.shape[1]} dimensions, "
+                                        f"candidates {c.shape[1]}")
     nq, nc = len(q), len(c)
     k_eff = min(k, nc - (1 if exclude is not None else 0))
     if k_eff <= 0 or nq == 0:

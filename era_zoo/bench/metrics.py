@@ -27,6 +27,8 @@ indices; MAE is in years.
 """
 import numpy as np
 
+from ..errors import ConfigError
+
 
 def _hits(ranked, relevant, k):
     ranked = list(ranked)[:k]
@@ -141,7 +143,8 @@ def macro_tag_scores(y_true, scores):
     y_true = np.asarray(y_true)
     scores = np.asarray(scores)
     if y_true.shape != scores.shape or y_true.ndim != 2:
-        raise ValueError(f"labels {y_true.shape} and scores {scores.shape} must be the same (n, tags) shape")
+        raise ConfigError("scores", f"labels {y_true.shape} and scores {scores.shape} must be "
+                                    "the same (n, tags) shape")
     roc = np.array([roc_auc(y_true[:, t], scores[:, t]) for t in range(y_true.shape[1])])
     pr = np.array([pr_auc(y_true[:, t], scores[:, t]) for t in range(y_true.shape[1])])
     undefined = np.flatnonzero(np.isnan(roc))
@@ -202,9 +205,10 @@ def era_scores(true_years, pred_years, k=3, true_class=None, pred_class=None):
     true_years = np.asarray(true_years, dtype=np.float64)
     pred_years = np.asarray(pred_years, dtype=np.float64)
     if true_years.shape != pred_years.shape:
-        raise ValueError(f"true years {true_years.shape} and predictions {pred_years.shape} differ in shape")
+        raise ConfigError("pred_years", f"true years {true_years.shape} and predictions "
+                                        f"{pred_years.shape} differ in shape")
     if len(true_years) == 0:
-        raise ValueError("no tracks to score")
+        raise ConfigError("true_years", "no tracks to score")
     rounded = np.rint(pred_years)
     out = {
         "k": int(k),

@@ -1,7 +1,6 @@
 """Benchmark results out: JSON, Markdown tables laid out like the papers',
 plots (matplotlib, Agg backend, PNG), and the small helpers every protocol
 uses to time its stages and summarise its runs."""
-import json
 import math
 import time
 from collections import defaultdict
@@ -10,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path, write_text
+from ..atomic import atomic_path
+from ..errors import ConfigError
 
 
 class Stopwatch:
@@ -44,25 +44,6 @@ def summarize(values):
     return {"mean": float(values.mean()), "std": float(values.std()), "n": int(len(values))}
 
 
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None  # JSON has no NaN; undefined values read as null
-    return x
-
-
-def write_json(result, path):
-    """Write a result dict as indented JSON, atomically."""
-    return write_text(path, json.dumps(_jsonable(result), indent=2, ensure_ascii=False) + "\n")
-
-
 def _pm(summary, scale=1.0, digits=2):
     return f"{summary['mean'] * scale:.{digits}f} ± {summary['std'] * scale:.{digits}f}"
 
@@ -92,7 +73,8 @@ def markdown_table(result, name=None):
         rows.append(f"| {name} | {_pm(s['within_k'], 100)} | {exact} | "
                     f"{_pm(s['decade_accuracy'], 100)} | {_pm(s['mae_years'])} |")
     else:
-        raise ValueError(f"unknown benchmark {kind!r}")
+        raise ConfigError("benchmark", f"unknown benchmark {kind!r}",
+                          "one of gtzan, jamendo, melon, era")
     times = ", ".join(f"{k} {v:.1f} s" for k, v in result.get("timings_s", {}).items())
     return "\n".join(rows) + (f"\n\nStage times: {times}." if times else "") + "\n"
 

@@ -130,7 +130,7 @@ def _probe(args, base):
 
 
 def run(args):
-    from ..atomic import write_text
+    from ..atomic import write_json, write_text
     from ..bench import era, gtzan, jamendo, melon, report
     from ..errors import ConfigError
     if args.runs < 1:
@@ -164,7 +164,7 @@ def run(args):
     if args.markdown:
         write_text(args.markdown, table_md)
     if args.json:
-        report.write_json(result, args.json)
+        write_json(args.json, result, sort_keys=False)
         print(f"wrote {args.json}", file=sys.stderr)
     if args.plots:
         for path in report.write_plots(result, args.plots):

@@ -14,13 +14,14 @@ libsndfile >= 1.1); ``audio="wav"`` writes WAV files at the same paths with
 a .wav suffix, read back with ``read_jamendo(..., audio="wav")``.
 """
 import csv
-import json
 import string
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from ..atomic import write_json
+from ..errors import ConfigError
 from .gtzan import INDEX_FILE, SPLIT_FILES
 from .jamendo import CATEGORIES, FILE_SPLITS, HEADER
 from .table import SPLITS
@@ -72,11 +73,6 @@ def labelled_mel(label, n_labels, frames, rng, n_mels=N_MELS):
     return mel.astype(np.float32)
 
 
-def _write_json(path, obj):
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False)
-
-
 def write_melon_fixture(root, n_tracks=40, n_playlists=30, seed=0, *, n_unknown_dates=0):
     """A Melon Playlist Dataset of ``n_tracks`` songs and ``n_playlists`` playlists.
 
@@ -112,13 +108,13 @@ def write_melon_fixture(root, n_tracks=40, n_playlists=30, seed=0, *, n_unknown_
         mel_dir.mkdir(parents=True, exist_ok=True)
         np.save(mel_dir / f"{sid}.npy",
                 labelled_mel(g, len(codes), int(rng.integers(150, 401)), rng))
-    _write_json(root / "song_meta.json", songs)
+    write_json(root / "song_meta.json", songs, indent=None, sort_keys=False)
 
     names = dict(MELON_GENRES)
     for code in codes:
         for k in range(1, 4):
             names[code[:4] + f"{k:02d}"] = f"{MELON_GENRES[code]} style {k}"
-    _write_json(root / "genre_gn_all.json", names)
+    write_json(root / "genre_gn_all.json", names, indent=None, sort_keys=False)
 
     by_genre = {g: [s for s, sg in main_genre.items() if sg == g] for g in range(len(codes))}
     all_ids = ids.tolist()
@@ -137,7 +133,7 @@ def write_melon_fixture(root, n_tracks=40, n_playlists=30, seed=0, *, n_unknown_
         name = "train" if pid % 10 < 8 else ("val" if pid % 10 == 8 else "test")
         playlist_files[name].append(playlist)
     for name, items in playlist_files.items():
-        _write_json(root / f"{name}.json", items)
+        write_json(root / f"{name}.json", items, indent=None, sort_keys=False)
     return root
 
 
@@ -176,7 +172,7 @@ def write_jamendo_fixture(root, n_tracks=30, audio="mp3", seed=0, *, seconds=1):
     in the real files). Splits are 6:2:2 and the same in every category.
     """
     if audio not in ("mp3", "wav", "npy"):
-        raise ValueError(f"audio must be 'mp3', 'wav' or 'npy', not {audio!r}")
+        raise ConfigError("audio", f"must be 'mp3', 'wav' or 'npy', not {audio!r}")
     root = Path(root)
     rng = np.random.default_rng(seed)
     genres = JAMENDO_TAGS["genre"]

@@ -3,6 +3,8 @@ left out but never silently, they are tallied here and shown to the user."""
 from collections import Counter
 import threading
 
+from ..errors import ConfigError
+
 
 class ProblemReport:
     """Counts problems by kind and keeps a few examples of each.
@@ -28,7 +30,7 @@ class ProblemReport:
         if on_error == "raise":
             raise error
         if on_error != "skip":
-            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+            raise ConfigError("on_error", f"must be 'raise' or 'skip', not {on_error!r}")
         self.add(kind or type(error).__name__, getattr(error, "path", "?"),
                  getattr(error, "problem", str(error)))
 

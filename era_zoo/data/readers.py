@@ -47,7 +47,7 @@ def read_dataset(name, root, **kwargs):
 
 def check_on_error(on_error):
     if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        raise ConfigError("on_error", f"must be 'raise' or 'skip', not {on_error!r}")
 
 
 def check_split_fractions(fractions):

@@ -30,6 +30,8 @@ import random
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 def iterative_stratification(labels, fractions, *, seed=0, sizes=None):
     """Assign each example to a subset.
@@ -49,11 +51,11 @@ def iterative_stratification(labels, fractions, *, seed=0, sizes=None):
     fractions = np.asarray(fractions, dtype=np.float64)
     if fractions.ndim != 1 or len(fractions) < 1 or np.any(fractions <= 0) \
             or abs(fractions.sum() - 1.0) > 1e-6:
-        raise ValueError(f"fractions must be positive and sum to 1, got {fractions.tolist()}")
+        raise ConfigError("fractions", f"must be positive and sum to 1, got {fractions.tolist()}")
     n = len(labels)
     sizes = np.ones(n) if sizes is None else np.asarray(sizes, dtype=np.float64)
     if len(sizes) != n or np.any(sizes <= 0):
-        raise ValueError("sizes must give one positive weight per example")
+        raise ConfigError("sizes", "must give one positive weight per example")
     n_subsets = len(fractions)
     rng = random.Random(seed)
 

@@ -5,8 +5,9 @@ Each reader (Melon, GTZAN, MTG-Jamendo, MSD, the demo corpus) returns a
 only ever see this shape.
 """
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+from ..errors import ConfigError
 from .problems import ProblemReport
 
 SPLITS = ("train", "valid", "test")
@@ -24,9 +25,6 @@ class Track:
     genres: tuple = ()               # genre labels or codes (GTZAN: its one class)
     tags: tuple = ()                 # free tags, "category---tag" for MTG-Jamendo
     playlists: tuple = ()            # ids of playlists holding the track (Melon)
-
-    def with_split(self, split):
-        return replace(self, split=split)
 
 
 @dataclass
@@ -50,7 +48,7 @@ class TrackTable:
 
     def split(self, name):
         if name not in SPLITS:
-            raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
+            raise ConfigError("split", f"unknown split {name!r}", f"one of {', '.join(SPLITS)}")
         return TrackTable(self.name, [t for t in self.tracks if t.split == name],
                           self.problems, self.extras)
 

@@ -1,5 +1,6 @@
-"""Paper B's audio encoder (DESIGN.md): input BatchNorm, seven
-Conv3x3-BN-ReLU-MaxPool blocks, then Dense-BN-ReLU-Dropout-Dense-LayerNorm.
+"""Paper B's audio encoder, as its reference code (andrebola/contrastive-mir-learning)
+builds it: input BatchNorm, seven Conv3x3-BN-ReLU-MaxPool blocks (channels
+128, 128, 256, 256, 256, 256, 512), then Dense-BN-ReLU-Dropout-Dense-LayerNorm.
 
 Input is a log-mel batch shaped (batch, bands, frames), the layout of Melon's
 ``.npy`` files. The trunk output (flattened conv features, 1024-d on 48x256)

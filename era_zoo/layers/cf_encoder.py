@@ -1,5 +1,6 @@
 """Paper B's playlist (CF) encoder: Dense 301->128, ReLU, Dropout 0.3,
-Dense 128->128, LayerNorm (DESIGN.md). The 301-d input is a track's 300
+Dense 128->128, LayerNorm, as in paper B's reference code
+(andrebola/contrastive-mir-learning). The 301-d input is a track's 300
 matrix-factorisation factors plus its item bias."""
 import keras
 from keras import layers, ops

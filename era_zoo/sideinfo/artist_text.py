@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path, write_text
+from ..atomic import atomic_path, write_json, write_text
 from ..data.table import TrackTable
 from ..errors import ConfigError, DataError
 
@@ -55,13 +55,13 @@ class ArtistTextTable:
         self.has_text = np.asarray(self.has_text, dtype=bool)
         n = len(self.artist_ids)
         if self.tokens.ndim != 2 or self.tokens.shape[0] != n or self.has_text.shape != (n,):
-            raise ValueError(f"ArtistTextTable: {n} artists but tokens {self.tokens.shape} "
-                             f"and has_text {self.has_text.shape}")
+            raise ConfigError("tokens", f"{n} artists but tokens {self.tokens.shape} "
+                                        f"and has_text {self.has_text.shape}")
         if list(self.vocabulary[:len(RESERVED_TOKENS)]) != list(RESERVED_TOKENS):
-            raise ValueError(f"vocabulary must start with {RESERVED_TOKENS}")
+            raise ConfigError("vocabulary", f"must start with {RESERVED_TOKENS}")
         self._row = {a: i for i, a in enumerate(self.artist_ids)}
         if len(self._row) != n:
-            raise ValueError("ArtistTextTable: duplicate artist ids")
+            raise ConfigError("artist_ids", "duplicate artist ids")
 
     @classmethod
     def from_texts(cls, texts, *, vocab_size=8000, seq_len=128, lowercase=True,
@@ -177,10 +177,9 @@ class ArtistTextTable:
         write_text(folder / "vocab.txt", "\n".join(self.vocabulary) + "\n")
         with atomic_path(folder / "tokens.npy") as tmp:
             np.save(tmp, self.tokens, allow_pickle=False)
-        meta = json.dumps({"format": _FORMAT, "artist_ids": self.artist_ids,
-                           "has_text": self.has_text.tolist(), "settings": self.settings},
-                          ensure_ascii=False, sort_keys=True)
-        write_text(folder / "artists.json", meta)
+        write_json(folder / "artists.json",
+                   {"format": _FORMAT, "artist_ids": self.artist_ids,
+                    "has_text": self.has_text, "settings": self.settings}, indent=None)
         return folder
 
     @classmethod

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_json
 from ..errors import DataError
 
 _META = "meta.json"
@@ -53,12 +54,6 @@ class Fingerprint:
     def add_settings(self, settings):
         """A dict of JSON-able settings; key order does not matter."""
         self._feed(b"j", json.dumps(settings, sort_keys=True, default=str).encode("utf-8"))
-        return self
-
-    def add_array(self, array):
-        array = np.ascontiguousarray(array)
-        self._feed(b"a", f"{array.dtype.str}{array.shape}".encode("ascii"))
-        self._feed(b"d", array.tobytes())
         return self
 
     def hexdigest(self, length=20):
@@ -100,8 +95,7 @@ def save_entry(cache_dir, kind, key, arrays, meta):
             if array.dtype == object:
                 raise TypeError(f"cache array {name!r} has dtype object; it would need pickle")
             np.save(tmp / f"{name}.npy", array, allow_pickle=False)
-        (tmp / _META).write_text(json.dumps({**meta, "arrays": sorted(arrays)},
-                                            sort_keys=True, indent=1), encoding="utf-8")
+        write_json(tmp / _META, {**meta, "arrays": sorted(arrays)}, indent=1)
         try:
             os.replace(tmp, final)
         except OSError:

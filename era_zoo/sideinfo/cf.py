@@ -79,8 +79,8 @@ class CFVectors:
         self.source = np.asarray(self.source, dtype="<U9")
         n = len(self.track_ids)
         if self.vectors.ndim != 2 or self.vectors.shape[0] != n or self.source.shape != (n,):
-            raise ValueError(f"CFVectors: {n} track ids but vectors {self.vectors.shape} "
-                             f"and source {self.source.shape}")
+            raise ConfigError("vectors", f"{n} track ids but vectors {self.vectors.shape} "
+                                         f"and source {self.source.shape}")
         self._index = {t: i for i, t in enumerate(self.track_ids)}
 
     @property

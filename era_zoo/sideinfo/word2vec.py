@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path, write_text
+from ..atomic import atomic_path, write_json
 from ..data.table import TrackTable
 from ..errors import ConfigError, DataError
 from . import cache as _cache
@@ -43,10 +43,10 @@ class GenreVocab:
         self.matrix = np.asarray(self.matrix, dtype=np.float32)
         ids = sorted(self.vocab.values())
         if ids != list(range(1, len(ids) + 1)):
-            raise ValueError("GenreVocab ids must be 1..V (0 is padding)")
+            raise ConfigError("vocab", "genre ids must be 1..V (0 is padding)")
         if self.matrix.shape[0] != len(ids) + 1:
-            raise ValueError(f"GenreVocab: {len(ids)} genres need {len(ids) + 1} matrix rows, "
-                             f"got {self.matrix.shape[0]}")
+            raise ConfigError("matrix", f"{len(ids)} genres need {len(ids) + 1} matrix rows, "
+                                        f"got {self.matrix.shape[0]}")
 
     @property
     def vocab_size(self):
@@ -102,9 +102,8 @@ class GenreVocab:
         folder = Path(folder)
         with atomic_path(folder / "matrix.npy") as tmp:
             np.save(tmp, self.matrix, allow_pickle=False)
-        text = json.dumps({"format": _FORMAT, "vocab": self.vocab, "settings": self.settings},
-                          ensure_ascii=False, indent=1, sort_keys=True)
-        write_text(folder / "vocab.json", text)
+        write_json(folder / "vocab.json",
+                   {"format": _FORMAT, "vocab": self.vocab, "settings": self.settings}, indent=1)
         return folder
 
     @classmethod

@@ -41,9 +41,8 @@ import numpy as np
 from ..audio.presets import get_preset
 from ..data.problems import ProblemReport
 from ..errors import ConfigError
+from ..layers.genre_encoder import MAX_GENRES
 from .recipe import mel_preset_name
-
-MAX_GENRES = 10
 
 
 def epoch_seed(seed, epoch):

@@ -51,8 +51,8 @@ CONTRASTIVE_MODELS = ("contrastive_a2g", "contrastive_a2p",
                       "contrastive_a2g_a2p_g2p", "baseline_genre",
                       "baseline_cf", "baseline_genre_cf")
 
-# Mel bands each family is built for (DESIGN.md): paper B's encoder on
-# Melon's 48-band features, paper A's on 224 bands. A recipe may change the
+# Mel bands each family is built for: paper B's encoder on Melon's 48-band
+# features, paper A's on 224 bands. A recipe may change the
 # model's ``n_mels`` together with the preset, never one without the other.
 FAMILY_N_MELS = {**{m: 224 for m in ERA_MODELS},
                  **{m: 48 for m in CONTRASTIVE_MODELS}}
@@ -68,9 +68,11 @@ READER_MEL_BANDS = {"melon": 48}
 FREE_SECTIONS = ("model", "data.options", "sideinfo.cf", "sideinfo.genre",
                  "sideinfo.text")
 
-# Defaults are paper B's training set-up (DESIGN.md, "Training"); recipes for
-# paper A override what differs. ``None`` marks "no value" for optional
-# strings (TOML has no null: leave the key out or give "").
+# Defaults are paper B's training set-up (its reference code: batch 128 with
+# the remainder dropped, Adam lr 1e-4 with weight decay 1e-4, 400 epochs,
+# random 256-frame crops, checkpoints every 20 epochs plus the best
+# validation); recipes for paper A override what differs. ``None`` marks
+# "no value" for optional strings (TOML has no null: leave the key out or give "").
 DEFAULTS = {
     "model": {"name": None},
     "data": {

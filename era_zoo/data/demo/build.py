@@ -31,10 +31,10 @@ import signal
 import time
 import warnings
 
-from ...atomic import atomic_path
+from ...atomic import atomic_path, write_json
 from ...errors import AudioError, ConfigError, DataError
 from . import composers as facts
-from .catalog import Piece, load_catalog, select, write_json_atomic
+from .catalog import Piece, load_catalog, select
 from .render import render_notes, resolve_renderer, score_notes
 from .splits import assign_splits
 
@@ -120,7 +120,7 @@ def _parse(piece):
     if isinstance(score, stream.Opus):
         scores = list(score.scores)
         if not scores:
-            raise ValueError("file holds no score")
+            raise DataError(piece.path, "the file holds no score")
         score = scores[0]
     return score
 
@@ -252,7 +252,7 @@ def build_demo(out, *, max_per_composer=40, composers=None, seed=0, workers=2,
     manifest.update(complete=False, build={
         "seed": seed, "max_per_composer": max_per_composer, "composers": composers,
         "split_by": split_by, "valid_fraction": valid_fraction, "test_fraction": test_fraction})
-    write_json_atomic(manifest_path, manifest)
+    write_json(manifest_path, manifest, indent=1, sort_keys=False)
 
     settings_fields = settings.__dict__.copy()
     bar = tqdm(total=len(todo), desc="rendering demo corpus", unit="piece", disable=not progress)
@@ -276,7 +276,7 @@ def build_demo(out, *, max_per_composer=40, composers=None, seed=0, workers=2,
         bar.update(1)
         done_since_save += 1
         if done_since_save >= save_every:
-            write_json_atomic(manifest_path, manifest)
+            write_json(manifest_path, manifest, indent=1, sort_keys=False)
             done_since_save = 0
 
     render_started = time.monotonic()
@@ -298,7 +298,7 @@ def build_demo(out, *, max_per_composer=40, composers=None, seed=0, workers=2,
                     raise
     finally:
         bar.close()
-        write_json_atomic(manifest_path, manifest)
+        write_json(manifest_path, manifest, indent=1, sort_keys=False)
     render_elapsed = time.monotonic() - render_started
 
     selected = [p.piece_id for p in chosen if p.piece_id in rendered]
@@ -307,7 +307,7 @@ def build_demo(out, *, max_per_composer=40, composers=None, seed=0, workers=2,
     skip_counts = dict(Counter(skipped[p.piece_id]["kind"] for p in chosen if p.piece_id in skipped))
     manifest.update(complete=True, splits=splits, skip_counts=skip_counts,
                     artists=_artists({rendered[pid]["composer_id"] for pid in selected}))
-    write_json_atomic(manifest_path, manifest)
+    write_json(manifest_path, manifest, indent=1, sort_keys=False)
     problems = [f"{pid} [{skipped[pid]['kind']}] {skipped[pid]['message']}"
                 for pid in sorted(p.piece_id for p in chosen if p.piece_id in skipped)]
     return BuildResult(out=out, selected=len(selected), rendered_now=rendered_now, reused=reused,

@@ -18,7 +18,7 @@ from pathlib import Path
 import random
 import re
 
-from ...atomic import write_text
+from ...atomic import write_json
 from ...errors import DataError
 from .composers import composer_for
 
@@ -97,7 +97,7 @@ def load_catalog(cache_path=None):
     if cache_path is not None:
         payload = {"music21": version, "root": str(corpus_root()),
                    "pieces": [p.__dict__ for p in pieces]}
-        write_json_atomic(cache_path, payload)
+        write_json(cache_path, payload, indent=1, sort_keys=False)
     return pieces
 
 
@@ -117,7 +117,3 @@ def select(pieces, *, max_per_composer=None, composers=None, seed=0):
         random.Random(f"{seed}:{cid}").shuffle(group)
         chosen.extend(group if max_per_composer is None else group[:max_per_composer])
     return sorted(chosen, key=lambda p: p.piece_id)
-
-
-def write_json_atomic(path, payload):
-    write_text(path, json.dumps(payload, indent=1, ensure_ascii=False))
