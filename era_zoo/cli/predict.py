@@ -50,8 +50,18 @@ def _print_row(row):
 
 
 def artist_texts(args, model):
-    """The ``--artist-text``/``--artist-text-file`` inputs as an ArtistTexts,
-    or None for audio only."""
+    """The ``--artist-text``/``--artist-text-file`` inputs as an
+    :class:`~era_zoo.inference.ArtistTexts` tokenized by the model source's
+    own tokenizer, or None for audio only.
+
+    Args:
+        args: the parsed ``era-zoo predict`` arguments.
+        model: the loaded model (must read artist text when text is given).
+
+    Example:
+        >>> texts = artist_texts(parser.parse_args(["a.ogg", "--artist-text", "..."]),
+        ...                      model)  # doctest: +SKIP
+    """
     from ..errors import ConfigError
     from ..inference import ArtistTexts, load_artist_text, reads_artist_text
 

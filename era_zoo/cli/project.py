@@ -20,8 +20,11 @@ def register(subparsers):
                     "TensorBoard projector with year, decade, genre and artist per point. "
                     "View it with 'tensorboard --logdir OUT'.")
     parser.add_argument("model", metavar="MODEL",
-                        help="a run directory (its model.keras and recipe), a .keras file, "
-                             "or NAME:PRESET (a registry model with pretrained weights)")
+                        help="a training run directory (its model and recipe), a preset "
+                             "folder, a .keras file, or a registered name (its default "
+                             "preset; a model without one is random, with a warning)")
+    parser.add_argument("--weights", metavar="PRESET|FILE",
+                        help="another preset or a .weights.h5 file for a name or preset folder")
     parser.add_argument("--data", metavar="DIR", required=True, help="dataset root")
     parser.add_argument("--out", metavar="DIR", required=True, help="projector folder to write")
     parser.add_argument("--reader", metavar="NAME",
@@ -46,40 +49,29 @@ def detect_reader(root):
                       f"pass --reader with one of: {', '.join(n for n, _ in LAYOUT_MARKERS)}")
 
 
-def load_model(spec):
-    """(model, recipe or None) from a run directory, a .keras file or a name."""
-    import keras
+def run_recipe(source):
+    """The recipe of a training run directory, or None for other model sources.
 
-    from .. import models  # noqa: F401  registers the zoo's classes for loading
-    from ..training import optimizers  # noqa: F401  the run's optimizer, too
-    path = Path(spec)
-    if path.is_dir():
-        from ..errors import ConfigError
-        from ..training.recipe import load_recipe
-        if not (path / "model.keras").is_file():
-            raise ConfigError("MODEL", f"{path} holds no model.keras",
-                              "give a finished run directory or a .keras file")
-        recipe = None
-        if (path / "recipe.toml").is_file():
-            recipe = load_recipe(path / "recipe.toml", check_model=False)
-        return keras.saving.load_model(path / "model.keras", safe_mode=True,
-                                       compile=False), recipe
-    if path.suffix == ".keras":
-        from ..errors import DataError
-        if not path.is_file():
-            raise DataError(path, "model file not found")
-        return keras.saving.load_model(path, safe_mode=True, compile=False), None
-    from ..registry import load
-    name, _, weights = str(spec).partition(":")
-    return load(name, weights or None), None
+    Args:
+        source: what ``era-zoo project`` was given as MODEL.
+
+    Example:
+        >>> run_recipe("runs/audio_cnn")["data"]["reader"]  # doctest: +SKIP
+        'demo'
+    """
+    from ..training.recipe import load_recipe
+    recipe = Path(source) / "recipe.toml"
+    return load_recipe(recipe, check_model=False) if recipe.is_file() else None
 
 
 def run(args):
     from ..data.problems import ProblemReport
     from ..data.readers import read_dataset
+    from ..inference import load_model
     from ..training.projector import project_table
 
-    model, recipe = load_model(args.model)
+    model = load_model(args.model, args.weights)
+    recipe = run_recipe(args.model)
     reader = args.reader or (recipe["data"]["reader"] if recipe else detect_reader(args.data))
     split = args.split
     if split is None:

@@ -29,7 +29,9 @@ Extras: ``genre_names`` (GN code -> name), ``tag_categories`` (the codes in
 use: "genre" top-level, "detail_genre" detailed), ``playlists`` (id -> track ids),
 ``playlist_split`` (id -> "train"/"val"/"test", the file it came from),
 ``playlist_info`` (id -> title, tags, like_cnt, updt_date), ``titles`` and
-``albums`` (track id -> name).
+``albums`` (track id -> name), ``mel_preset`` ("melon48": the preset the
+shipped mels were computed with; inference reads them only for models of
+that preset, see ``era_zoo.inference.track_input``).
 
 Split: Melon has no track split; paper B uses 80/10/10 by multilabel
 stratification on genres. Here it is iterative stratification
@@ -118,6 +120,7 @@ def read_melon(root, *, split_fractions=(0.8, 0.1, 0.1), seed=0, on_error="raise
     top_codes = {c for r in records for c in r["top_genres"]}
     detail_codes = {g for t in tracks for g in t.genres} - top_codes
     return TrackTable("melon", tracks, problems, extras={
+        "mel_preset": "melon48",
         "genre_names": genre_names,
         "playlists": playlists,
         "playlist_split": playlist_split,
