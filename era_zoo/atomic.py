@@ -27,6 +27,17 @@ def atomic_path(path):
     (``.tmp-<random>-model.weights.h5``) so writers that pick the format
     from the name (NumPy, Keras, h5py, matplotlib) see every suffix; the
     leading dot hides it, and one left by a kill -9 is easy to spot.
+
+    Args:
+        path: the final file.
+
+    Example:
+        >>> import numpy as np, tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "x.npy"
+        >>> with atomic_path(out) as tmp:
+        ...     np.save(tmp, np.zeros(3))
+        >>> np.load(out).shape
+        (3,)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,7 +55,20 @@ def atomic_path(path):
 
 
 def write_text(path, text):
-    """Write ``text`` (UTF-8) to ``path`` atomically; returns ``path`` as a Path."""
+    """Write ``text`` (UTF-8) to ``path`` atomically.
+
+    Args:
+        path: the file to write.
+        text: its whole content.
+
+    Returns:
+        ``path`` as a Path.
+
+    Example:
+        >>> import tempfile
+        >>> write_text(Path(tempfile.mkdtemp()) / "a.txt", "hi\\n").read_text()
+        'hi\\n'
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
@@ -103,8 +127,12 @@ def atomic_dir(path):
         path: the final folder.
 
     Example:
-        >>> with atomic_dir("out/preset") as tmp:
-        ...     write_text(tmp / "README.md", "# preset\\n")
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "preset"
+        >>> with atomic_dir(out) as tmp:
+        ...     _ = write_text(tmp / "README.md", "# preset\\n")
+        >>> (out / "README.md").read_text()
+        '# preset\\n'
     """
     import shutil
 

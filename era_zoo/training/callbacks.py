@@ -34,9 +34,19 @@ POINTS_PER_EPOCH = 20
 
 @dataclass
 class Position:
-    """Where training stands: ``epoch`` (0-based) and ``step`` (batches of
-    that epoch already trained), ``global_step`` over the run, ``best`` the
-    best monitored value so far (None before the first validation)."""
+    """Where training stands, shared by the trainer's callbacks.
+
+    Args:
+        epoch: the current epoch, 0-based.
+        step: batches of that epoch already trained.
+        global_step: batches trained over the whole run.
+        best: the best monitored value so far (None before the first validation).
+        best_epoch: the epoch (1-based) that reached ``best``.
+
+    Example:
+        >>> Position(epoch=2, step=5, global_step=45)
+        Position(epoch=2, step=5, global_step=45, best=None, best_epoch=None)
+    """
     epoch: int = 0
     step: int = 0
     global_step: int = 0
@@ -59,6 +69,15 @@ class TrainingState:
     two runs. Metric accumulators are only kept on a single replica (under a
     distribution strategy they are per-replica sums whose assignment from one
     value would not round-trip).
+
+    Args:
+        directory: the run's ``backup`` folder.
+        fingerprint: the recipe's fingerprint (``trainer.fingerprint``).
+        with_metrics: keep the metric accumulators too (single replica only).
+
+    Example:
+        >>> state = TrainingState("runs/a2p/backup", "3f2a")  # doctest: +SKIP
+        >>> position, metrics = state.restore(model)          # doctest: +SKIP
     """
 
     def __init__(self, directory, fingerprint, with_metrics=True):
@@ -67,6 +86,7 @@ class TrainingState:
         self.with_metrics = with_metrics
 
     def exists(self):
+        """True when ``directory`` holds a saved state."""
         return (self.directory / STATE_FILE).is_file()
 
     def save(self, model, position):
@@ -130,7 +150,18 @@ class ResumeCallback(keras.callbacks.Callback):
     checkpoints, so a restored epoch end never repeats them). The metric
     accumulators of a mid-epoch state are put back after Keras resets them
     at the start of the resumed epoch, so the epoch's logged means equal
-    those of an uninterrupted run."""
+    those of an uninterrupted run.
+
+    Args:
+        state: the :class:`TrainingState` to save into.
+        position: the trainer's shared :class:`Position`.
+        every_steps: batches between mid-epoch saves (0: epoch ends only).
+        steps_per_epoch: batches in one epoch.
+        pending_metrics: metric accumulators of a restored mid-epoch state.
+
+    Example:
+        >>> ResumeCallback(state, position, 100, 500)  # doctest: +SKIP
+    """
 
     def __init__(self, state, position, every_steps, steps_per_epoch, pending_metrics=None):
         super().__init__()
@@ -170,7 +201,15 @@ class ResumeCallback(keras.callbacks.Callback):
 
 class EpochProgbar(keras.callbacks.ProgbarLogger):
     """Keras' progress bar, told the run's total epochs (each fit call trains
-    one epoch, so Keras alone would print "Epoch 3/3" instead of 3/400)."""
+    one epoch, so Keras alone would print "Epoch 3/3" instead of 3/400).
+
+    Args:
+        total_epochs: the recipe's ``training.epochs``.
+
+    Example:
+        >>> EpochProgbar(400).total_epochs
+        400
+    """
 
     def __init__(self, total_epochs):
         super().__init__()
@@ -182,7 +221,13 @@ class EpochProgbar(keras.callbacks.ProgbarLogger):
 
 class TerminateOnNaN(keras.callbacks.Callback):
     """Stops training at the first batch whose loss (or any loss term) is
-    NaN or infinite, and remembers where, for the trainer's report."""
+    NaN or infinite, and remembers it in ``bad`` as ``(key, value)``, for the
+    trainer's report.
+
+    Example:
+        >>> TerminateOnNaN().bad is None
+        True
+    """
 
     def __init__(self):
         super().__init__()
@@ -201,7 +246,20 @@ class Checkpoints(keras.callbacks.Callback):
     whenever ``monitor`` improves (validation runs every epoch). Files are
     written atomically; ``write_dir`` is a scratch folder on non-chief
     workers, which must still save (reading distributed variables may need
-    every worker)."""
+    every worker).
+
+    Args:
+        write_dir: the run's ``checkpoints`` folder.
+        position: the trainer's shared :class:`Position` (holds the best value).
+        every_epochs: epochs between ``epoch-NNNN.keras`` files (0: none).
+        best: keep ``best.keras`` (and ``best.json``, its epoch and value).
+        monitor: the logged value that decides the best, e.g. ``"val_loss"``.
+        mode: ``"min"`` or ``"max"``.
+
+    Example:
+        >>> Checkpoints("runs/a2p/checkpoints", Position(), 20, True, "val_loss", "min").sign
+        1.0
+    """
 
     def __init__(self, write_dir, position, every_epochs, best, monitor, mode):
         super().__init__()
@@ -234,6 +292,15 @@ class Checkpoints(keras.callbacks.Callback):
 
 
 def save_model(model, path):
+    """Save ``model`` as a ``.keras`` file at ``path``, atomically.
+
+    Args:
+        model: a Keras model.
+        path: the ``.keras`` file to write (replaced when it exists).
+
+    Example:
+        >>> save_model(model, "runs/a2p/model.keras")  # doctest: +SKIP
+    """
     with atomic_path(path) as tmp:
         os.remove(tmp)  # Keras refuses to overwrite without asking
         model.save(tmp)
@@ -242,7 +309,15 @@ def save_model(model, path):
 class History(keras.callbacks.Callback):
     """``history.csv``: one row per epoch, every logged value. Rows are keyed
     by epoch and the file is rewritten atomically, so an epoch trained again
-    after a resume replaces its row instead of adding a second one."""
+    after a resume replaces its row instead of adding a second one.
+
+    Args:
+        path: the run's ``history.csv`` (rows already there are kept).
+
+    Example:
+        >>> History("runs/a2p/history.csv").rows  # doctest: +SKIP
+        {}
+    """
 
     def __init__(self, path):
         super().__init__()
