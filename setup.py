@@ -34,7 +34,9 @@ setup(
         "text": ["keras-hub>=0.32,<0.40"],
         "demo": ["music21>=9,<10"],
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4",
-                 "keras-hub>=0.32,<0.40", "music21>=9,<10"],
+                 "keras-hub>=0.32,<0.40", "music21>=9,<10",
+                 # the reference's feature chain, to check melon48 against
+                 "essentia>=2.1b6.dev1389,<2.2"],
     },
     entry_points={"console_scripts": ["era-zoo=era_zoo.cli:main"]},
 )

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from era_zoo.cli import main
@@ -49,6 +50,67 @@ def test_info_melon_playlists(tmp_path, capsys):
     info = _json_info(capsys, "melon", str(root))
     assert info["playlists"] == {"train": 8, "val": 1, "test": 1, "total": 10}
     assert info["mel_files"] == 10
+
+
+def _sampled_values(check):
+    values = np.concatenate([np.load(p).ravel() for p in check["sampled"]]).astype(np.float64)
+    return values
+
+
+def test_info_checks_melon_mels_against_melon48(tmp_path, capsys):
+    root = write_melon_fixture(tmp_path, n_tracks=12, n_playlists=5)
+    check = _json_info(capsys, "melon", str(root))["mel_values"]
+    assert check["preset"] == "melon48" and check["scale"] == "20 log10(band power)"
+    assert check["files"] == 12 and len(check["sampled"]) == 8 and check["unreadable"] == []
+    values = _sampled_values(check)
+    assert check["min"] == pytest.approx(values.min(), abs=1e-4)
+    assert check["max"] == pytest.approx(values.max(), abs=1e-4)
+    assert check["median"] == pytest.approx(np.median(values), abs=1e-4)
+    assert -200 < check["min"] and check["max"] < 60           # Melon's dB scale
+    assert check["floor"] == -200.0 and 40 < check["full_scale"] < 60
+    assert check["warnings"] == [] and "melon48" in check["fits"]
+    assert "melon48_ln" not in check["fits"]
+    # the same draw every time; another seed, other files
+    again = _json_info(capsys, "melon", str(root))["mel_values"]
+    assert again["sampled"] == check["sampled"]
+    other = _json_info(capsys, "melon", str(root), "--seed", "1", "--mel-samples", "3")
+    assert len(other["mel_values"]["sampled"]) == 3
+
+
+def test_info_warns_on_natural_log_mels(tmp_path, capsys):
+    root = write_melon_fixture(tmp_path, n_tracks=12, n_playlists=5, mel_scale="ln")
+    check = _json_info(capsys, "melon", str(root))["mel_values"]
+    values = _sampled_values(check)
+    assert -14 < values.min() and values.max() < 5                # ln(power + 1e-6)
+    assert len(check["warnings"]) == 1 and "decades of band power" in check["warnings"][0]
+    assert check["fits"] == ["melon48_ln"]
+    assert main(["data", "info", "melon", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "mel scale     melon48 expects 20 log10(band power): floor -200.0" in out
+    assert "WARNING: the middle 98 % of values" in out
+    assert "the values fit the scale of: melon48_ln" in out
+    # checked against the preset they were made for, nothing to say
+    check = _json_info(capsys, "melon", str(root), "--mel", "melon48_ln")["mel_values"]
+    assert check["warnings"] == [] and check["floor"] == pytest.approx(np.log(1e-6))
+
+
+def test_info_warns_on_db_mels_for_a_natural_log_preset(tmp_path, capsys):
+    root = write_melon_fixture(tmp_path, n_tracks=12, n_playlists=5)
+    check = _json_info(capsys, "melon", str(root), "--mel", "melon48_ln")["mel_values"]
+    assert any("below the floor of melon48_ln's ln(band power + 1e-06) (-13.8"
+               in w for w in check["warnings"])
+    assert check["fits"] == ["melon48"]
+
+
+def test_info_lists_mels_of_the_wrong_shape(tmp_path, capsys):
+    root = write_melon_fixture(tmp_path, n_tracks=4, n_playlists=3)
+    bad = sorted((root / "arena_mel").rglob("*.npy"))[0]
+    np.save(bad, np.zeros((96, 10), np.float32))
+    check = _json_info(capsys, "melon", str(root))["mel_values"]
+    assert len(check["sampled"]) == 3
+    assert check["unreadable"] == [f"{bad}: shape (96, 10), melon48 has (48, frames)"]
+    assert main(["data", "info", "melon", str(root), "--mel-samples", "0"]) == 2
+    assert "--mel-samples: must be >= 1" in capsys.readouterr().err
 
 
 def test_jamendo_info_defaults_to_all_categories(tmp_path, capsys):

@@ -66,6 +66,16 @@ def test_mel_band_follows_the_label():
     assert mel.shape == (48, 64) and mel.dtype == np.float32
 
 
+def test_mel_scales_hold_the_same_band_powers():
+    db = fixtures.labelled_mel(3, 8, 64, np.random.default_rng(5))
+    ln = fixtures.labelled_mel(3, 8, 64, np.random.default_rng(5), scale="ln")
+    # 20 log10(p) = 20 / ln(10) * ln(p)
+    np.testing.assert_allclose(db, ln * 20 / np.log(10), rtol=1e-5, atol=1e-4)
+    assert -120 < db.min() and db.max() < 40 and -14 < ln.min() and ln.max() < 5
+    with pytest.raises(ConfigError, match="mel_scale"):
+        fixtures.labelled_mel(3, 8, 64, np.random.default_rng(5), scale="log2")
+
+
 def test_mp3_fixture_decodes(tmp_path):
     root = fixtures.write_jamendo_fixture(tmp_path, n_tracks=2, audio="mp3", seconds=1)
     table = read_dataset("jamendo", root)

@@ -1,24 +1,38 @@
-"""The in-graph log-mel against librosa, and the LogMel layer's life cycle."""
+"""The in-graph log-mel against librosa, and the LogMel layer's life cycle.
+(melon48, Essentia's chain, is checked against Essentia in test_mel_essentia.py.)"""
 import keras
 import librosa
 import numpy as np
 import pytest
+import scipy.signal
 
 from era_zoo.audio.decode import load_audio
-from era_zoo.audio.mel import LogMel, mel_filterbank, n_frames, waveform_to_logmel
+from era_zoo.audio.mel import (LogMel, compress, full_scale_power, mel_filterbank, n_frames,
+                               stft_window, waveform_to_logmel)
 from era_zoo.audio.presets import MelSpec, get_preset
 from era_zoo.errors import ConfigError
 
-PRESETS = ["melon48", "era224"]
+# Presets with librosa's filterbank; melon48 uses Essentia's.
+PRESETS = ["melon48_ln", "era224"]
 CUSTOM = MelSpec(sample_rate=8000, n_fft=256, hop_length=80, n_mels=20, fmin=60.0,
                  fmax=3500.0, power=1.0, log_offset=1e-4, name="small")
+CUSTOM_DB = MelSpec(sample_rate=8000, n_fft=256, hop_length=80, n_mels=20,
+                    window="hann_symmetric", compression="db", db_multiplier=10.0,
+                    db_amin=1e-8, name="small_db")
 
 
 def librosa_logmel(wave, spec):
+    assert spec.filterbank == "slaney"
+    window = "hann" if spec.window == "hann" else scipy.signal.windows.hann(spec.n_fft, sym=True)
     mel = librosa.feature.melspectrogram(
         y=wave, sr=spec.sample_rate, n_fft=spec.n_fft, hop_length=spec.hop_length,
-        window="hann", center=True, pad_mode="constant", power=spec.power,
+        window=window, center=True, pad_mode="constant", power=spec.power,
         n_mels=spec.n_mels, fmin=spec.fmin, fmax=spec.fmax, htk=False, norm="slaney")
+    if spec.compression == "db":
+        return spec.db_multiplier / 10 * librosa.power_to_db(mel, amin=spec.db_amin,
+                                                             top_db=None)
+    if spec.compression == "log10_1p10k":
+        return np.log10(1 + 10000 * mel)
     return np.log(mel + spec.log_offset)
 
 
@@ -49,7 +63,8 @@ def test_filterbank_is_librosas(spec):
     np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-9)
 
 
-@pytest.mark.parametrize("spec", PRESETS + [CUSTOM], ids=lambda s: getattr(s, "name", s))
+@pytest.mark.parametrize("spec", PRESETS + ["musicnn96", CUSTOM, CUSTOM_DB],
+                         ids=lambda s: getattr(s, "name", s))
 def test_logmel_matches_librosa_on_generated_signals(spec):
     spec = get_preset(spec)
     waves = {k: v.astype(np.float32) for k, v in signals(spec.sample_rate).items()}
@@ -59,8 +74,11 @@ def test_logmel_matches_librosa_on_generated_signals(spec):
         assert ours.shape == ref.shape == (spec.n_mels, n_frames(len(wave), spec)), name
         assert pearson(ours, ref) >= 0.9999, name
         # away from the log floor the values agree in absolute terms too
-        loud = ref > np.log(spec.log_offset) + 3
-        np.testing.assert_allclose(ours[loud], ref[loud], atol=2e-3, err_msg=name)
+        # (2e-3 natural-log or log10 units, 0.01 dB)
+        loud = ref > spec.floor + (30 if spec.compression == "db" else 3)
+        np.testing.assert_allclose(ours[loud], ref[loud],
+                                   atol=1e-2 if spec.compression == "db" else 2e-3,
+                                   err_msg=name)
 
 
 @pytest.mark.filterwarnings("ignore:n_fft=512 is too large")
@@ -92,9 +110,12 @@ def test_layer_batches_and_reports_its_shape():
     out = keras.ops.convert_to_numpy(layer(batch))
     assert out.shape == (2, 48, n_frames(len(wave), "melon48"))
     assert layer.compute_output_shape((None, len(wave))) == (None, 48, out.shape[-1])
-    # half the amplitude is a quarter of the power in every band
-    quarter = np.log((np.exp(out[0].astype(np.float64)) - 1e-6) / 4 + 1e-6)
-    np.testing.assert_allclose(out[1], quarter, atol=1e-4)
+    # half the amplitude is a quarter of the power in every band: 20 log10(4)
+    # lower in melon48's 20 log10 scale, wherever that stays above the floor
+    assert get_preset("melon48").floor == -200.0
+    audible = out[0] > -200.0 + 20 * np.log10(4) + 1
+    assert audible.mean() > 0.9
+    np.testing.assert_allclose(out[1][audible], out[0][audible] - 20 * np.log10(4), atol=1e-3)
     np.testing.assert_allclose(out[0], waveform_to_logmel(wave, "melon48").numpy(), atol=1e-5)
 
 
@@ -102,12 +123,20 @@ def test_layer_config_round_trip_and_saved_model(tmp_path):
     layer = LogMel(CUSTOM, name="front_end")
     config = layer.get_config()
     assert {k: config[k] for k in ("sample_rate", "n_fft", "hop_length", "n_mels", "fmin",
-                                   "fmax", "power", "log_offset")} == {
+                                   "fmax", "power", "log_offset", "window", "filterbank",
+                                   "compression")} == {
         "sample_rate": 8000, "n_fft": 256, "hop_length": 80, "n_mels": 20, "fmin": 60.0,
-        "fmax": 3500.0, "power": 1.0, "log_offset": 1e-4}
+        "fmax": 3500.0, "power": 1.0, "log_offset": 1e-4, "window": "hann",
+        "filterbank": "slaney", "compression": "ln"}
     assert config["preset"] == "small" and config["name"] == "front_end"
     clone = LogMel.from_config(config)
     assert clone.spec == CUSTOM and clone.name == "front_end"
+    assert LogMel.from_config(LogMel("melon48").get_config()).spec == get_preset("melon48")
+    # a config saved before the window/filterbank/compression fields existed
+    # still means librosa's front-end with natural log
+    old = {k: v for k, v in config.items()
+           if k not in ("window", "filterbank", "compression", "db_multiplier", "db_amin")}
+    assert LogMel.from_config(old).spec == CUSTOM
 
     inputs = keras.Input(shape=(4000,))
     model = keras.Model(inputs, keras.layers.GlobalAveragePooling1D()(LogMel("era224")(inputs)))
@@ -123,6 +152,50 @@ def test_layer_config_round_trip_and_saved_model(tmp_path):
 def test_unknown_preset_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown mel preset 'melon64'"):
         LogMel("melon64")
+
+
+@pytest.mark.parametrize("field, value", [("compression", "log2"), ("window", "hamming"),
+                                          ("filterbank", "htk"), ("db_amin", 0.0)])
+def test_bad_spec_fields_are_config_errors(field, value):
+    with pytest.raises(ConfigError, match=f"mel.{field}"):
+        MelSpec(sample_rate=16000, n_fft=512, hop_length=256, n_mels=48, **{field: value})
+
+
+def test_presets_state_their_scale():
+    melon, melon_ln, era = (get_preset(n) for n in ("melon48", "melon48_ln", "era224"))
+    assert (melon.window, melon.filterbank, melon.compression) == (
+        "hann_symmetric", "essentia", "db")
+    assert (melon.db_multiplier, melon.db_amin, melon.floor) == (20.0, 1e-10, -200.0)
+    for spec in (melon_ln, era):
+        assert (spec.window, spec.filterbank, spec.compression) == ("hann", "slaney", "ln")
+        assert spec.floor == pytest.approx(np.log(1e-6))
+    musicnn = get_preset("musicnn96")
+    assert (musicnn.n_mels, musicnn.compression, musicnn.floor) == (96, "log10_1p10k", 0.0)
+    # the same bands, framing and rate as melon48: only window, filterbank and scale differ
+    assert (melon_ln.sample_rate, melon_ln.n_fft, melon_ln.hop_length, melon_ln.n_mels) == (
+        melon.sample_rate, melon.n_fft, melon.hop_length, melon.n_mels)
+
+
+@pytest.mark.parametrize("preset", ["melon48", "melon48_ln", "era224", "musicnn96"])
+def test_full_scale_power_is_a_full_scale_tone(preset):
+    """Full-scale cosines on every FFT bin, through the front-end: the
+    loudest band value of their steady frames is full_scale_power, compressed."""
+    spec = get_preset(preset)
+    t = np.arange(spec.n_fft * 4) / spec.sample_rate
+    freqs = np.arange(spec.n_fft // 2 + 1) * spec.sample_rate / spec.n_fft
+    waves = np.cos(2 * np.pi * freqs[:, None] * t[None, :]).astype(np.float32)
+    levels = keras.ops.convert_to_numpy(LogMel(spec)(waves))[:, :, 2:-2]
+    expected = keras.ops.convert_to_numpy(compress(np.float32(full_scale_power(spec)), spec))
+    # frames start at different phases of the cosine: a hundredth of a dB
+    scale = {"db": 1.0, "ln": np.log(10) / 20, "log10_1p10k": 1 / 20}[spec.compression]
+    assert abs(levels.max() - expected) <= 0.01 * scale
+
+
+def test_windows_are_scipys():
+    np.testing.assert_allclose(stft_window("melon48"),
+                               scipy.signal.windows.hann(512, sym=True), atol=1e-7)
+    np.testing.assert_allclose(stft_window("era224"),
+                               scipy.signal.windows.hann(2048, sym=False), atol=1e-7)
 
 
 def test_layer_rejects_unbatched_input():

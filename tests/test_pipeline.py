@@ -83,19 +83,23 @@ def test_silence_padding(table):
                                    pad_mode="silence"))
     full = stored_mel(short.tracks[0])
     np.testing.assert_array_equal(got["mel"][0, :, :full.shape[1]], full)
-    np.testing.assert_allclose(got["mel"][0, :, full.shape[1]:], np.log(SPEC.log_offset))
+    # melon48's digital silence: lin2db's -100 dB floor, doubled
+    np.testing.assert_allclose(got["mel"][0, :, full.shape[1]:], -200.0)
 
 
 def test_audio_crops_are_windows_of_the_librosa_logmel(table):
     import librosa
-    got = collect(training_dataset(table, SPEC, source="audio", frames=FRAMES, batch_size=3,
+
+    # melon48_ln is librosa's front-end (melon48 is Essentia's: test_mel_essentia.py)
+    spec = get_preset("melon48_ln")
+    got = collect(training_dataset(table, spec, source="audio", frames=FRAMES, batch_size=3,
                                    seed=1))
-    assert got["mel"].shape == (6, SPEC.n_mels, FRAMES)
+    assert got["mel"].shape == (6, spec.n_mels, FRAMES)
     for mel, row in zip(got["mel"], got["track_index"]):
         wave, _ = librosa.load(table.tracks[row].audio_path, sr=None)
         ref = np.log(librosa.feature.melspectrogram(
-            y=wave, sr=RATE, n_fft=SPEC.n_fft, hop_length=SPEC.hop_length, n_mels=SPEC.n_mels,
-            center=True, pad_mode="constant") + SPEC.log_offset)
+            y=wave, sr=RATE, n_fft=spec.n_fft, hop_length=spec.hop_length, n_mels=spec.n_mels,
+            center=True, pad_mode="constant") + spec.log_offset)
         if ref.shape[1] < FRAMES:
             ref = np.tile(ref, (1, 2))[:, :FRAMES]
         best = max(np.corrcoef(mel.ravel(), ref[:, s:s + FRAMES].ravel())[0, 1]
@@ -118,10 +122,13 @@ def test_audio_crops_decode_only_their_window(table, tmp_path):
             full = whole[row]
             if full.shape[1] < FRAMES:
                 full = np.tile(full, (1, 2))[:, :FRAMES]
-            errors = [np.abs(mel - full[:, s:s + FRAMES]).max()
-                      for s in range(full.shape[1] - FRAMES + 1)]
+            # in dB, over the bins above -100 dB (below, a pure tone's far
+            # bands are float32 rounding of the FFT, tens of dB apart)
+            errors = [np.abs(mel - window)[window > -100].max()
+                      for window in (full[:, s:s + FRAMES]
+                                     for s in range(full.shape[1] - FRAMES + 1))]
             best = int(np.argmin(errors))
-            assert errors[best] < (1e-3 if row == 6 else 1e-4), (row, errors[best])
+            assert errors[best] < (1e-2 if row == 6 else 1e-3), (row, errors[best])
             assert np.corrcoef(mel.ravel(), full[:, best:best + FRAMES].ravel())[0, 1] > 0.99999
 
 

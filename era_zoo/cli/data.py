@@ -8,15 +8,18 @@ function and appending it to ``ACTIONS``.
 import json
 
 from ..data.readers import READERS
+from ..errors import ConfigError
 
 
 def add_info(actions):
     parser = actions.add_parser(
-        "info", help="summarise a dataset: splits, tags, years, artists, problems",
+        "info", help="summarise a dataset: splits, tags, years, artists, mel scale, problems",
         description="Read a dataset in its published layout and print its tracks per split, "
                     "tags per category, years (range and per decade), artists, genres and "
                     "the problems found. Missing audio and bad records are counted, not "
-                    "fatal; an unreadable metadata file is an error.")
+                    "fatal; an unreadable metadata file is an error. Where the dataset has "
+                    ".npy mels (Melon's arena_mel), a few are read and a warning printed "
+                    "when their values do not fit the scale of the mel preset (--mel).")
     parser.add_argument("dataset", metavar="DATASET", choices=sorted(READERS),
                         help="one of: " + ", ".join(sorted(READERS)))
     parser.add_argument("root", metavar="DIR", help="the dataset's root folder")
@@ -33,6 +36,14 @@ def add_info(actions):
                              "npy (mels)")
     parser.add_argument("--min-year", type=int, metavar="YEAR",
                         help="MSD: leave out tracks released before YEAR")
+    parser.add_argument("--mel", metavar="PRESET",
+                        help="mel preset the dataset's .npy mels must fit (default: melon48, "
+                             "as every Melon recipe uses): a few files are read and their "
+                             "values checked against its scale")
+    parser.add_argument("--mel-samples", type=int, default=8, metavar="N",
+                        help="how many .npy mels to read for that check (default: 8)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="which .npy mels to read (a seeded draw; default: 0)")
     parser.add_argument("--strict", action="store_true",
                         help="stop at the first bad record instead of counting it")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -45,8 +56,10 @@ def run_info(args):
     options = {key: getattr(args, key)
                for key in ("splits_dir", "category", "split", "audio", "min_year")
                if getattr(args, key) is not None}
+    if args.mel_samples < 1:
+        raise ConfigError("--mel-samples", f"must be >= 1, got {args.mel_samples}")
     info = dataset_info(args.dataset, args.root, on_error="raise" if args.strict else "skip",
-                        **options)
+                        mel=args.mel, mel_samples=args.mel_samples, seed=args.seed, **options)
     if args.json:
         print(json.dumps(info, indent=2, ensure_ascii=False))
     else:

@@ -7,7 +7,9 @@ learnable: each label (genre, decade) has its own pitch range and timbre
 of energy, so a model trained on a fixture can beat chance. Metadata is
 consistent with the files (every listed track has its audio or mel, every
 playlist song exists) unless a writer is asked for a defect, such as
-``n_unknown_dates``.
+``n_unknown_dates``. Mels are in melon48's scale, 20 log10(band power) as
+Melon ships them (about -90..+20 here), unless ``mel_scale="ln"`` asks for
+natural-log band powers (melon48_ln's scale, about -10..+2).
 
 The MTG-Jamendo writer keeps the dataset's MP3s (soundfile writes MP3 through
 libsndfile >= 1.1); ``audio="wav"`` writes WAV files at the same paths with
@@ -63,24 +65,38 @@ def labelled_tone(label, n_labels, seconds, sample_rate, rng):
     return (0.5 / np.max(np.abs(wave))) * wave
 
 
-def labelled_mel(label, n_labels, frames, rng, n_mels=N_MELS):
-    """A float32 (n_mels, frames) log-mel whose energy band identifies ``label``."""
+MEL_SCALES = ("db", "ln")
+
+
+def labelled_mel(label, n_labels, frames, rng, n_mels=N_MELS, scale="db"):
+    """A float32 (n_mels, frames) log-mel whose energy band identifies ``label``.
+
+    The band powers are the same in either ``scale``: ``"db"``, 20 log10
+    (melon48, Melon's own), or ``"ln"``, natural log (melon48_ln).
+    """
+    if scale not in MEL_SCALES:
+        raise ConfigError("mel_scale", f"unknown scale {scale!r}",
+                          f"one of: {', '.join(MEL_SCALES)}")
     bands = np.arange(n_mels)[:, None]
     centre = 4 + (n_mels - 10) * label / max(n_labels - 1, 1)
     bump = 6.0 * np.exp(-0.5 * ((bands - centre) / 2.5) ** 2)
     pulse = 1.0 + 0.3 * np.sin(np.arange(frames)[None, :] * rng.uniform(0.05, 0.3))
-    mel = -8.0 + bump * pulse + 0.5 * rng.standard_normal((n_mels, frames))
-    return mel.astype(np.float32)
+    ln_power = -8.0 + bump * pulse + 0.5 * rng.standard_normal((n_mels, frames))
+    if scale == "db":
+        return (20.0 / np.log(10.0) * ln_power).astype(np.float32)
+    return ln_power.astype(np.float32)
 
 
-def write_melon_fixture(root, n_tracks=40, n_playlists=30, seed=0, *, n_unknown_dates=0):
+def write_melon_fixture(root, n_tracks=40, n_playlists=30, seed=0, *, n_unknown_dates=0,
+                        mel_scale="db"):
     """A Melon Playlist Dataset of ``n_tracks`` songs and ``n_playlists`` playlists.
 
     Songs have 1-2 of 8 top-level genres (plus matching detailed codes), a
     release date drifting with the genre, one of ``max(2, n_tracks // 4)``
     artists, and a (48, 150..400) mel whose energy band follows the main
-    genre. Playlists go to train/val/test.json in the ratio 8:1:1, each
-    mostly drawn from one genre. The first ``n_unknown_dates`` songs get
+    genre, in ``mel_scale`` ("db": melon48's, as Melon ships them; "ln":
+    melon48_ln's). Playlists go to train/val/test.json in the ratio 8:1:1,
+    each mostly drawn from one genre. The first ``n_unknown_dates`` songs get
     issue_date "00000000" (Melon's unknown date).
     """
     root = Path(root)
@@ -107,7 +123,7 @@ def write_melon_fixture(root, n_tracks=40, n_playlists=30, seed=0, *, n_unknown_
         mel_dir = root / "arena_mel" / str(sid // 1000)
         mel_dir.mkdir(parents=True, exist_ok=True)
         np.save(mel_dir / f"{sid}.npy",
-                labelled_mel(g, len(codes), int(rng.integers(150, 401)), rng))
+                labelled_mel(g, len(codes), int(rng.integers(150, 401)), rng, scale=mel_scale))
     write_json(root / "song_meta.json", songs, indent=None, sort_keys=False)
 
     names = dict(MELON_GENRES)
@@ -165,7 +181,7 @@ def write_gtzan_fixture(root, per_genre=4, seconds=3, seed=0):
 def write_jamendo_fixture(root, n_tracks=30, audio="mp3", seed=0, *, seconds=1):
     """MTG-Jamendo split-0 (``root/splits/split-0/*.tsv``, CRLF) for all three
     categories, with audio ``root/NN/ID.mp3`` (16 kHz, ``seconds`` long),
-    ``.wav`` or (48, 200..400) ``.npy`` mels.
+    ``.wav`` or (48, 200..400) ``.npy`` mels in melon48's dB scale.
 
     Every track has 1-2 genre tags; about two thirds have instrument tags and
     about 60 % mood/theme tags (the categories cover different subsets, as

@@ -34,8 +34,8 @@ each once in ``report`` (by default the table's own ``problems``).
 
 Short tracks are padded to ``frames``: ``pad_mode="repeat"`` (default) tiles
 the track's mel along time (music loops more naturally than it falls silent);
-``"silence"`` appends frames of ``log(spec.log_offset)``, the log-mel of
-digital silence.
+``"silence"`` appends frames of ``spec.floor``, the log-mel of digital
+silence in the spec's compression.
 """
 import math
 import threading
@@ -181,7 +181,7 @@ class _Plan:
         self.paths = [t.audio_path if source == "audio" else t.mel_path
                       for t in self.tracks]
         self.cache = MelCache(cache_dir, self.spec) if cache_dir is not None else None
-        self.silence = float(np.log(self.spec.log_offset))
+        self.silence = self.spec.floor
         # Header length and rate per row (-1: not read yet), from the up-front
         # check or a crop's first read, so later epochs' crops skip audio_info.
         self._frames = np.full(len(self.paths), -1, np.int64)
