@@ -70,20 +70,35 @@ def test_genre_encoder_matches_numpy_and_ignores_padding():
     ids = np.array([[3, 1, 0, 0], [5, 0, 0, 0], [2, 4, 1, 5]], np.int32)
     got = np.asarray(enc(ids, training=False))
     valid = ids != 0
-    x = table[ids]
+    x = table[ids] * valid[..., None]
     attended = _np_attention(enc, "attention", x, key_valid=valid, bias=False)
-    summed = (attended * valid[..., None]).sum(axis=1)
-    expected = _layer_norm(summed, _w(enc, "gamma"), _w(enc, "beta"))
+    # the reference sums every position, padded queries included
+    expected = _layer_norm(attended.sum(axis=1), _w(enc, "gamma"), _w(enc, "beta"))
     np.testing.assert_allclose(got, expected, atol=1e-5)
+    # the masked option sums the real genres' positions only
+    masked = GenreEncoder(5, embedding_dim=8, num_heads=2, head_dim=4, output_dim=8,
+                          max_genres=4, sum_over="valid")
+    masked.build()
+    masked.set_weights(enc.get_weights())
+    summed = (attended * valid[..., None]).sum(axis=1)
+    np.testing.assert_allclose(np.asarray(masked(ids, training=False)),
+                               _layer_norm(summed, _w(enc, "gamma"), _w(enc, "beta")), atol=1e-5)
+    # with every slot filled the two agree
+    np.testing.assert_allclose(np.asarray(masked(ids, training=False))[2], got[2], atol=1e-5)
 
     # Changing what sits in the padded slots' embedding row changes nothing.
     enc.embedding.embeddings.assign(np.concatenate([np.full((1, 8), 3.0), w2v]).astype("float32"))
     np.testing.assert_allclose(np.asarray(enc(ids, training=False)), got, atol=1e-5)
+    # A track without genres encodes to the LayerNorm bias.
+    np.testing.assert_allclose(np.asarray(enc(np.zeros((1, 4), np.int32), training=False))[0],
+                               _w(enc, "beta"), atol=1e-6)
 
 
 def test_genre_encoder_rejects_wrong_word2vec_shape():
     with pytest.raises(ConfigError, match="embedding_matrix"):
         GenreEncoder(5, embedding_dim=8, embedding_matrix=np.zeros((4, 8)))
+    with pytest.raises(ConfigError, match="sum_over"):
+        GenreEncoder(5, sum_over="mean")
 
 
 def test_cf_encoder_paper_shape_and_numpy_forward():
@@ -121,12 +136,14 @@ def test_projection_head_is_unit_norm_and_text_encoder_shape():
 
 @pytest.mark.parametrize("make", [
     lambda: GenreEncoder(5, embedding_dim=8, num_heads=2, head_dim=4, output_dim=8, max_genres=4),
+    lambda: GenreEncoder(5, embedding_dim=8, num_heads=2, head_dim=4, output_dim=8, max_genres=4,
+                         sum_over="valid"),
     lambda: CFEncoder(input_dim=7, hidden_dim=5, output_dim=3),
     lambda: SelfAttentionFusion(dim=8, num_heads=2, head_dim=4),
     lambda: PrecomputedTextEncoder(input_dim=6, output_dim=4),
     lambda: ProjectionHead(4, 6, 3),
     lambda: ClassifierHead(5, input_dim=4, hidden_dim=6, dropout=0.2),
-], ids=["genre", "cf", "fusion", "text", "projection", "classifier"])
+], ids=["genre", "genre_valid", "cf", "fusion", "text", "projection", "classifier"])
 def test_layers_serialise(make):
     layer = make()
     layer.build()
