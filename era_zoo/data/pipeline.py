@@ -148,7 +148,7 @@ def group_by_track(track_index, values):
     track_index = np.asarray(track_index).reshape(-1)
     values = np.asarray(values)
     if len(values) != len(track_index):
-        raise ValueError(f"{len(track_index)} track indices but {len(values)} values")
+        raise ConfigError("values", f"{len(track_index)} track indices but {len(values)} values")
     order = np.argsort(track_index, kind="stable")
     tracks, starts = np.unique(track_index[order], return_index=True)
     return tracks, np.split(values[order], starts[1:])

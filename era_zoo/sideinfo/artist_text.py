@@ -192,11 +192,14 @@ class ArtistTextTable:
         try:
             meta = json.loads(files["artists.json"].read_text(encoding="utf-8"))
             if meta.get("format") != _FORMAT:
-                raise ValueError(f"format {meta.get('format')!r}, expected {_FORMAT!r}")
+                raise DataError(files["artists.json"], f"format {meta.get('format')!r}, "
+                                f"expected {_FORMAT!r}", "written by ArtistTextTable.save")
             vocabulary = files["vocab.txt"].read_text(encoding="utf-8").splitlines()
             tokens = np.load(files["tokens.npy"], allow_pickle=False)
             table = cls(meta["artist_ids"], tokens, meta["has_text"], vocabulary,
                         meta.get("settings", {}))
+        except DataError:
+            raise
         except (ValueError, KeyError) as err:
             raise DataError(folder, f"not an artist text table ({err})") from err
         if tokens.size and (tokens.min() < 0 or tokens.max() >= len(vocabulary)):

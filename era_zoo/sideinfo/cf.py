@@ -146,9 +146,12 @@ class CFVectors:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
                 if meta.get("format") != _FORMAT:
-                    raise ValueError(f"format {meta.get('format')!r}, expected {_FORMAT!r}")
+                    raise DataError(path, f"format {meta.get('format')!r}, expected "
+                                    f"{_FORMAT!r}", "written by CFVectors.save")
                 return cls(z["track_ids"].tolist(), z["vectors"], z["source"],
                            meta["settings"], meta["counts"])
+        except DataError:
+            raise
         except (OSError, KeyError, ValueError) as err:
             raise DataError(path, f"not a CF vector file written by CFVectors.save ({err})"
                             ) from err

@@ -116,8 +116,11 @@ class GenreVocab:
         try:
             meta = json.loads(vocab_file.read_text(encoding="utf-8"))
             if meta.get("format") != _FORMAT:
-                raise ValueError(f"format {meta.get('format')!r}, expected {_FORMAT!r}")
+                raise DataError(vocab_file, f"format {meta.get('format')!r}, expected "
+                                f"{_FORMAT!r}", "written by GenreVocab.save")
             vocab = {str(k): int(v) for k, v in meta["vocab"].items()}
+        except DataError:
+            raise
         except (ValueError, KeyError, AttributeError) as err:
             raise DataError(vocab_file, f"not a genre vocabulary ({err})") from err
         try:

@@ -40,11 +40,12 @@ def read_tf_config():
     try:
         config = json.loads(text)
         workers = config["cluster"]["worker"]
-        task = config["task"]
-        if task["type"] not in ("worker", "chief") or not workers:
-            raise ValueError("task type must be worker or chief")
+        task_type = config["task"]["type"]
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError("TF_CONFIG", f"malformed: {e}") from None
+    if task_type not in ("worker", "chief") or not workers:
+        raise ConfigError("TF_CONFIG", "task type must be worker or chief, with "
+                                       "cluster.worker listing the workers")
     return config
 
 
