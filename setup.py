@@ -10,9 +10,15 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["era_zoo", "era_zoo.*"]),
+    # The recipes stay at the top of the checkout (recipes/) and install as
+    # era_zoo.recipes; the presets' folders are package data of era_zoo.presets.
+    packages=find_packages(include=["era_zoo", "era_zoo.*"]) + ["era_zoo.recipes"],
+    package_dir={"era_zoo.recipes": "recipes"},
     include_package_data=True,
-    package_data={"era_zoo": ["assets/*", "assets/*/*"]},
+    package_data={"era_zoo": ["assets/*", "assets/*/*"],
+                  "era_zoo.recipes": ["*.toml", "overlays/*.toml", "README.md"],
+                  "era_zoo.presets": ["*/*.json", "*/*.h5", "*/*.md", "*/*.toml",
+                                      "*/artist_text/*"]},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<3.16",

@@ -1,65 +1,184 @@
-"""The zoo by name: list_models(), create_model(), load().
+"""The zoo by name: each model class registers itself with
+:func:`register_model` (as timm's ``register_model``), and everything else
+asks this module: :func:`list_models`, :func:`model_info`,
+:func:`create_model`, :func:`load`.
 
-Presets (pretrained weights) are listed in ``pretrained/presets.json`` at
-the repository root (or the file named by $ERA_ZOO_PRESETS). Its schema::
+    import era_zoo
+    era_zoo.list_models(family="era")          # ['audio_cnn', 'audio_suc', 'audioart_mmc']
+    era_zoo.list_models(pretrained=True)       # those with a default preset
+    model = era_zoo.load("audio_cnn")          # its default preset (era_zoo/presets/)
+    model = era_zoo.load("path/to/my_preset")  # a preset folder (`era-zoo export`)
 
-    {
-      "<preset name>": {
-        "model": "<registry name, e.g. contrastive_a2p>",       required
-        "config": {<keyword arguments of the model>},            optional
-        "mel": "<MelSpec preset name the weights expect>",        optional
-        "weights": "<file, relative to presets.json>",           required
-        "sha256": "<hex digest of the weights file>",            optional
-        "description": "...", "source": "...", "card": "..."     optional
-      },
-      ...
-    }
-
-A weights file is a Keras ``.weights.h5`` (loaded into the model built from
-"config") or a whole ``.keras`` model (loaded in safe mode). Where a sha256
-is listed, the file is checked against it before loading.
+Adding a model: write its class in one of ``era_zoo/models/`` modules with
+``@register_model(...)`` on it, and its recipe ``recipes/<name>.toml``.
+Presets (trained weights) are folders, see :mod:`era_zoo.presets`.
 """
-import hashlib
-import json
-import os
+import copy
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError, DataError
+from .presets import (Preset, default_preset, find_preset, list_presets, read_preset,
+                      verify_sha256)
 
-PRESETS_FILE = Path(__file__).resolve().parent.parent / "pretrained" / "presets.json"
-
-# Registry name -> class name in era_zoo.models (imported lazily: TF is heavy).
-_MODELS = {
-    "audio_cnn": "AudioCNN",
-    "audio_suc": "AudioSUC",
-    "audioart_mmc": "AudioArtMMC",
-    "contrastive_a2g": "ContrastiveA2G",
-    "contrastive_a2p": "ContrastiveA2P",
-    "contrastive_a2g_a2p_g2p": "ContrastiveA2GA2PG2P",
-    "baseline_genre": "BaselineGenre",
-    "baseline_cf": "BaselineCF",
-    "baseline_genre_cf": "BaselineGenreCF",
-}
+_REGISTRY = {}  # name -> ModelInfo, in registration order
+_SAME = object()  # register_model's recipe default: the model's own name
 
 
-def list_models():
-    """The registry names of the nine models."""
-    return list(_MODELS)
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the registry knows of one model (see :func:`register_model`).
+
+    Attributes: ``name``, ``cls`` (the model class), ``family`` ("era":
+    paper A's era recognition; "contrastive" and "baseline": paper B's
+    cross-modal contrastive models and supervised baselines), ``title``
+    (the papers' name, e.g. "Audio-CNN"), ``recipe`` (recipe name, see
+    ``era_zoo.training.recipe.find_recipe``; None: not trained here). Derived from the class:
+    ``mel`` (its default mel preset), ``input_keys``/``target_keys`` (the
+    batch keys it reads). ``test_config``: a fresh copy of the small
+    configuration.
+
+    Example:
+        >>> info = model_info("baseline_cf")
+        >>> info.family, info.mel, info.reads("cf")
+        ('baseline', 'melon48', True)
+    """
+    name: str
+    cls: type
+    family: str
+    title: str
+    recipe: str
+    _test_config: dict = field(repr=False)
+
+    @property
+    def mel(self):
+        return getattr(self.cls, "default_mel", None)
+
+    @property
+    def input_keys(self):
+        return tuple(getattr(self.cls, "input_keys", ()))
+
+    @property
+    def target_keys(self):
+        return tuple(getattr(self.cls, "target_keys", ()))
+
+    def reads(self, key):
+        """True when the model's batches need ``key`` (e.g. "cf", "artist_text")."""
+        return key in self.input_keys + self.target_keys
+
+    @property
+    def test_config(self):
+        return copy.deepcopy(self._test_config)
+
+
+def register_model(name, *, family, title, test_config, recipe=_SAME):
+    """Class decorator: registers a zoo model class under ``name``.
+
+    Sets ``cls.zoo_name = name``. The default mel preset is the class's own
+    ``default_mel``; the keys it reads are its ``input_keys``/``target_keys``.
+
+    Args:
+        name: the registry name (``create_model(name)``, ``[model] name`` of recipes).
+        family: what kind of model it is, for ``list_models(family=...)``:
+            "era" (paper A), "contrastive" or "baseline" (paper B).
+        title: the name the papers and tables use, e.g. "Audio-CNN".
+        test_config: keyword arguments of a small model (a few thousand
+            parameters, dropout 0) with the same code paths, for tests.
+        recipe: name of its recipe (default ``name``: ``recipes/<name>.toml``;
+            None for a model era_zoo does not train, e.g. converted weights).
+
+    Example:
+        >>> @register_model("audio_rnn", family="era", title="Audio-RNN",
+        ...                 test_config={"encoder": {...}})
+        ... class AudioRNN(EraModel):
+        ...     ...
+    """
+    def decorate(cls):
+        old = _REGISTRY.get(name)
+        # A module reloaded (importlib.reload) registers its class again.
+        if old is not None and old.cls.__qualname__ != cls.__qualname__:
+            raise ConfigError("name", f"{name!r} is already registered to {old.cls.__name__}")
+        cls.zoo_name = name
+        _REGISTRY[name] = ModelInfo(name, cls, family, title,
+                                    name if recipe is _SAME else recipe,
+                                    copy.deepcopy(dict(test_config)))
+        return cls
+    return decorate
+
+
+def _registry():
+    # The model modules register themselves on import (TensorFlow with them).
+    from . import models  # noqa: F401
+    return _REGISTRY
+
+
+def list_models(pretrained=False, family=None):
+    """Registry names, in registration order (paper A, then paper B).
+
+    Args:
+        pretrained: only models with a default preset (``load(name)`` gives
+            trained weights).
+        family: only models of this family ("era", "contrastive", "baseline").
+
+    Example:
+        >>> list_models(family="baseline")
+        ['baseline_genre', 'baseline_cf', 'baseline_genre_cf']
+    """
+    registry = _registry()
+    families = list(dict.fromkeys(info.family for info in registry.values()))
+    if family is not None and family not in families:
+        raise ConfigError("family", f"no model of family {family!r}",
+                          f"families: {', '.join(families)}")
+    names = [n for n, info in registry.items() if family in (None, info.family)]
+    if pretrained:
+        names = [n for n in names if default_preset(n) is not None]
+    return names
+
+
+def model_info(name):
+    """The :class:`ModelInfo` of model ``name``.
+
+    Args:
+        name: a registry name.
+
+    Example:
+        >>> model_info("audioart_mmc").title
+        'AudioArt-MMC'
+    """
+    registry = _registry()
+    if name not in registry:
+        raise ConfigError("model", f"unknown model {name!r}",
+                          f"known models: {', '.join(registry)}")
+    return registry[name]
 
 
 def model_class(name):
-    if name not in _MODELS:
-        raise ConfigError("model", f"unknown model {name!r}",
-                          f"known models: {', '.join(_MODELS)}")
-    from . import models
-    return getattr(models, _MODELS[name])
+    """The class of model ``name`` (``model_info(name).cls``)."""
+    return model_info(name).cls
 
 
-def create_model(name, **config):
-    """A new, randomly initialised model ``name`` with ``config`` keyword
-    arguments over its documented defaults."""
+def create_model(name, pretrained=False, **config):
+    """A model by registry name, timm style.
+
+    Args:
+        name: a registry name (:func:`list_models`).
+        pretrained: False: randomly initialised, paper size unless ``config``
+            says otherwise. True: the weights of its default preset
+            (ConfigError when it has none), ``config`` over the preset's.
+        **config: keyword arguments of the model class.
+
+    Example:
+        >>> model = create_model("contrastive_a2p", **model_info("contrastive_a2p").test_config)
+        >>> model = create_model("audio_cnn", pretrained=True)
+    """
     cls = model_class(name)
+    if pretrained:
+        preset = default_preset(name)
+        if preset is None:
+            raise ConfigError("pretrained", f"{name} has no preset",
+                              f"models with one: {', '.join(list_models(pretrained=True))}")
+        return _load_preset(preset, config)
     try:
         return cls(**config)
     except (TypeError, ValueError) as e:
@@ -69,105 +188,82 @@ def create_model(name, **config):
                           f"see help(era_zoo.models.{cls.__name__})") from None
 
 
-def presets_path():
-    return Path(os.environ.get("ERA_ZOO_PRESETS", PRESETS_FILE))
+def load(source, weights="default", sha256=None, **config):
+    """A model ready to use, from any of these sources:
 
+    - a registry name: with ``weights`` "default", its default preset (a
+      model without one is randomly initialised, with a warning); None,
+      random initialisation (``create_model``); a preset name or folder; a
+      ``.weights.h5`` file (loaded into the model built from ``config``) or
+      a ``.keras`` file (safe mode; ``config`` must then be empty);
+    - a preset name (``era_zoo.presets.list_presets()``) or a preset
+      folder path (``era-zoo export`` makes one from a training run);
+    - a ``.keras`` file path (safe mode).
 
-def list_presets():
-    """{preset name: entry} from presets.json ({} when the file is absent)."""
-    path = presets_path()
-    if not path.is_file():
-        return {}
-    try:
-        presets = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(path, f"is not valid JSON ({e})") from None
-    if not isinstance(presets, dict):
-        raise DataError(path, "must hold an object mapping preset names to entries")
-    for preset, entry in presets.items():
-        if not isinstance(entry, dict):
-            raise DataError(path, f"preset {preset!r} is not an object")
-        for key in ("model", "weights"):
-            if key not in entry:
-                raise DataError(path, f"preset {preset!r} lacks {key!r}")
-    return presets
+    Every file of a preset is checked against the sha256 in its metadata.json.
 
+    Args:
+        source: registry name, preset name, preset folder or ``.keras`` path.
+        weights: see above (registry names only).
+        sha256: expected digest of a ``weights`` file.
+        **config: model keyword arguments over the preset's (not for .keras).
 
-def sha256_of(path, chunk=1 << 20):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def verify_sha256(path, expected):
-    """Raise DataError unless the file's sha256 is ``expected``."""
-    actual = sha256_of(path)
-    if actual.lower() != str(expected).lower():
-        raise DataError(path, f"sha256 mismatch: expected {expected}, file has {actual}",
-                        "the file is corrupt, truncated or a different version: "
-                        "download or convert it again")
-
-
-def default_preset(name):
-    """The preset ``load(name)`` uses: the entry for model ``name`` marked
-    ``"default": true`` in presets.json, or None."""
-    for preset, entry in list_presets().items():
-        if entry["model"] == name and entry.get("default"):
-            return preset
-    return None
-
-
-def load(name, weights="default", sha256=None, **config):
-    """Model ``name`` (one of list_models()), ready to use.
-
-    ``weights``: "default" (the model's pretrained preset from presets.json;
-    a model without one is randomly initialised, with a warning), None
-    (random initialisation, as ``create_model``), a path to a
-    ``.weights.h5`` file (loaded into the model built from ``config``) or a
-    ``.keras`` file (loaded in safe mode; ``config`` must then be empty), or
-    the name of a preset in presets.json (its config is the base, ``config``
-    overrides). ``sha256``: checks a weights path; presets carry their own.
+    Example:
+        >>> model = load("audio_cnn")                 # default preset
+        >>> model = load("contrastive_a2p", weights=None)
+        >>> model = load("exported/my_cnn")           # a preset folder
     """
-    model_class(name)
+    name = str(source)
+    if name in _registry():
+        return _load_named(name, weights, sha256, config)
+    if weights != "default":
+        raise ConfigError("weights", f"applies to a registry name, not to {name!r}",
+                          "a preset or .keras file carries its own weights")
+    path = Path(name)
+    if path.is_dir():
+        return _load_preset(read_preset(path), config)
+    if path.suffix == ".keras":
+        return _load_file(None, path, config)
+    preset = find_preset(name)
+    if preset is not None:
+        return _load_preset(preset, config)
+    raise ConfigError("model", f"unknown model {name!r}",
+                      f"known models: {', '.join(_registry())}; presets: "
+                      f"{', '.join(list_presets()) or 'none'}; or a preset folder or "
+                      f".keras file")
+
+
+def _load_named(name, weights, sha256, config):
     if weights == "default":
-        weights = default_preset(name)
-        if weights is None:
-            warnings.warn(f"{name} has no pretrained preset in {presets_path()}: "
-                          f"randomly initialised (train it with recipes/{name}.toml)",
-                          stacklevel=2)
+        preset = default_preset(name)
+        if preset is None:
+            warnings.warn(f"{name} has no pretrained preset: randomly initialised "
+                          f"(train it with its recipe, `era-zoo train {name} --data DIR`)",
+                          stacklevel=3)
+            return create_model(name, **config)
+        return _load_preset(preset, config)
     if weights is None:
         return create_model(name, **config)
-    presets = list_presets()
-    if isinstance(weights, str) and weights in presets and not Path(weights).exists():
-        return _load_preset(name, weights, presets[weights], config)
     path = Path(weights)
+    preset = read_preset(path) if path.is_dir() else (
+        None if path.exists() else find_preset(str(weights)))
+    if preset is not None:
+        if preset.model != name:
+            raise ConfigError("weights", f"preset {preset.name!r} is for model "
+                                         f"{preset.model!r}, not {name!r}",
+                              f"load({preset.name!r})")
+        return _load_preset(preset, config)
     if not path.is_file():
-        known = ", ".join(sorted(presets)) or "none listed"
         raise DataError(path, "is neither a weights file nor a preset",
-                        f"presets in {presets_path()}: {known}")
+                        f"presets: {', '.join(list_presets()) or 'none'}")
     if sha256:
         verify_sha256(path, sha256)
     return _load_file(name, path, config)
 
 
-def _load_preset(name, preset, entry, config):
-    if entry["model"] != name:
-        raise ConfigError("weights", f"preset {preset!r} is for model {entry['model']!r}, "
-                                     f"not {name!r}", f"load({entry['model']!r}, {preset!r})")
-    path = presets_path().parent / entry["weights"]
-    if not path.is_file():
-        raise DataError(path, f"weights of preset {preset!r} are missing",
-                        "build them with `era-zoo train` using the recipe named in "
-                        "the preset's model card (pretrained/), or copy the released "
-                        "file to this path")
-    if entry.get("sha256"):
-        verify_sha256(path, entry["sha256"])
-    model_config = dict(entry.get("config", {}))
-    if "mel" in entry:
-        model_config.setdefault("mel", entry["mel"])
-    return _load_file(name, path, {**model_config, **config})
+def _load_preset(preset, config):
+    preset.verify()
+    return _load_file(preset.model, preset.weights, {**preset.model_config, **config})
 
 
 def _load_file(name, path, config):
@@ -177,11 +273,15 @@ def _load_file(name, path, config):
         if config:
             raise ConfigError("config", f"{sorted(config)} cannot change a whole .keras model",
                               "load it as is, or load a .weights.h5 file with a config")
+        if not path.is_file():
+            raise DataError(path, "model file not found")
         model = keras.saving.load_model(path, safe_mode=True)
-        expected = model_class(name)
-        if not isinstance(model, expected):
-            raise DataError(path, f"holds a {type(model).__name__}, not {expected.__name__}",
-                            f"load it with its own name")
+        if name is None:
+            if getattr(model, "zoo_name", None) not in _registry():
+                raise DataError(path, f"holds a {type(model).__name__}, not an era_zoo model")
+        elif not isinstance(model, model_class(name)):
+            raise DataError(path, f"holds a {type(model).__name__}, not "
+                                  f"{model_class(name).__name__}", "load it with its own name")
         return model
     if not path.name.endswith(".weights.h5"):
         raise DataError(path, "is neither a .keras model nor a .weights.h5 file")
@@ -192,3 +292,40 @@ def _load_file(name, path, config):
         raise DataError(path, f"does not fit {name} with this config ({e})",
                         "pass the config the weights were trained with") from None
     return model
+
+
+def preset_artist_text(source):
+    """The artist-text tokenizer shipped with a preset, or None.
+
+    AudioArt-MMC reads artist text as WordPiece ids; the
+    :class:`~era_zoo.sideinfo.artist_text.ArtistTextTable` that made them
+    is ``artist_text/`` in its preset folder (sha256 checked here). New
+    text becomes model input with ``table.tokenize([text])`` ((1, seq_len)
+    int32). (A training run keeps it in ``RUN_DIR/artist_text``:
+    ``era_zoo.inference.load_artist_text`` reads any source.)
+
+    Args:
+        source: a registry name (its default preset; None when it has
+            none), a preset name, or a preset folder.
+
+    Example:
+        >>> table = preset_artist_text("audioart_mmc")
+        >>> table.tokenize(["Johann Sebastian Bach (1685-1750). Active 1703-1750."]).shape
+        (1, 128)
+    """
+    name = str(source)
+    if name in _registry():
+        preset = default_preset(name)
+    elif Path(name).is_dir():
+        preset = read_preset(name)
+    else:
+        preset = find_preset(name)
+        if preset is None:
+            raise ConfigError("model", f"{name!r} is neither a model, a preset nor a "
+                                       "preset folder",
+                              f"presets: {', '.join(list_presets()) or 'none'}")
+    return None if preset is None else preset.load_artist_text()
+
+
+__all__ = ["ModelInfo", "Preset", "create_model", "list_models", "load", "model_class",
+           "model_info", "preset_artist_text", "register_model"]

@@ -4,34 +4,36 @@ demo corpus, with their recipes plus the demo overlay (recipes/overlays/demo.tom
     era-zoo data build demo --out data/demo
     python pretrained/train_presets.py --corpus data/demo
 
-Writes, beside this script: weights/<preset>.weights.h5, presets.json (with
-sha256 and test metrics) and cards/<preset>.md. Re-running resumes the runs
-in --runs.
+Writes each preset folder, era_zoo/presets/<model>_demo/ (config.json,
+model.weights.h5, metadata.json with sha256 and test metrics, README.md, and
+AudioArt-MMC's artist_text/ tokenizer), with era_zoo.presets.write_preset.
+Re-running resumes the runs in --runs.
 """
 import argparse
 import datetime
-import json
 import sys
 from pathlib import Path
 
-from era_zoo.atomic import atomic_path, write_text
+from era_zoo.presets import PACKAGE_PRESETS, write_preset
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-MODELS = ("audio_cnn", "audio_suc", "audioart_mmc")
-TITLES = {"audio_cnn": "Audio-CNN", "audio_suc": "Audio-SUC", "audioart_mmc": "AudioArt-MMC"}
+REPO = Path(__file__).resolve().parent.parent
+OVERLAY = "overlays/demo"
+TRAINING_DATA = ("era_zoo demo corpus (music21 scores rendered with one GM piano; "
+                 "`era-zoo data build demo`)")
+LICENSE = "weights: CC0 1.0 (trained by era_zoo on public-domain scores)"
 
 
 def train_one(name, corpus, runs, epochs):
     import era_zoo
-    from era_zoo.training.recipe import overlay_overrides
+    from era_zoo.registry import model_info
+    from era_zoo.training.recipe import find_recipe, overlay_overrides
 
-    result = era_zoo.train(REPO / "recipes" / f"{name}.toml", data=corpus,
-                           overrides=overlay_overrides(REPO / "recipes" / "overlays" / "demo.toml"),
+    result = era_zoo.train(find_recipe(model_info(name).recipe), data=corpus,
+                           overrides=overlay_overrides(find_recipe(OVERLAY)),
                            epochs=epochs, out=runs / name, progress=False, verbose=2)
     if result.status != "completed":
         raise SystemExit(f"{name}: training ended with status {result.status}")
-    return runs / name / "checkpoints" / "best.keras"
+    return runs / name
 
 
 def evaluate(model, corpus, artist_text=None):
@@ -44,48 +46,44 @@ def evaluate(model, corpus, artist_text=None):
     return summary
 
 
-def write_preset(name, best, corpus, epochs, presets):
-    from era_zoo.inference import load_model
-    from era_zoo.registry import sha256_of
+def make_preset(name, run, corpus, epochs):
+    from era_zoo.registry import load, model_info
+    from era_zoo.sideinfo.artist_text import ArtistTextTable
 
-    model = load_model(best)
+    model = load(run / "checkpoints" / "best.keras")
     metrics = {"test": evaluate(model, corpus)}
-    if name == "audioart_mmc":
-        from era_zoo.sideinfo.artist_text import ArtistTextTable
-        text = ArtistTextTable.load(best.parents[1] / "artist_text")
-        metrics["test_with_artist_text"] = evaluate(model, corpus, text)
-    preset = f"{name}_demo"
-    weights = HERE / "weights" / f"{preset}.weights.h5"
-    with atomic_path(weights) as tmp:  # keras needs the name to end in .weights.h5
-        model.save_weights(tmp)
-    config = {k: v for k, v in model.get_config().items() if k not in ("name", "trainable")}
-    presets[preset] = {
-        "model": name,
+    artist_text = None
+    if model_info(name).reads("artist_text"):
+        artist_text = ArtistTextTable.load(run / "artist_text")
+        metrics["test_with_artist_text"] = evaluate(model, corpus, artist_text)
+    bins = model.year_bins
+    metadata = {
         "default": True,
-        "config": config,
-        "mel": "era224",
-        "weights": f"weights/{weights.name}",
-        "sha256": sha256_of(weights),
-        "recipe": f"recipes/{name}.toml + recipes/overlays/demo.toml",
+        "description": f"{model_info(name).title} (paper A) trained on the era_zoo demo "
+                       f"corpus: {bins.n_classes} classes of {bins.width} years over "
+                       f"{bins.start}-{bins.end}",
+        "recipe": f"recipes/{name}.toml + recipes/{OVERLAY}.toml",
         "epochs": epochs,
-        "training_data": "era_zoo demo corpus (music21 scores rendered with one GM "
-                         "piano; `era-zoo data build demo`)",
+        "training_data": TRAINING_DATA,
         "metrics": metrics,
-        "license": "weights: CC0 1.0 (trained by era_zoo on public-domain scores)",
-        "card": f"cards/{preset}.md",
+        "license": LICENSE,
         "trained": datetime.date.today().isoformat(),
     }
-    write_card(preset, name, presets[preset])
+    preset = f"{name}_demo"
+    return write_preset(PACKAGE_PRESETS / preset, model, metadata=metadata,
+                        card=card(preset, name, model, metadata), artist_text=artist_text,
+                        overwrite=True)
 
 
-def write_card(preset, name, entry):
-    from era_zoo.models.year_bins import YearBins
+def card(preset, name, model, entry):
+    """The model card (README.md of the preset folder)."""
+    from era_zoo.registry import model_info
 
-    bins = YearBins.from_config(entry["config"]["year_bins"])
+    title = model_info(name).title
+    bins = model.year_bins
     lines = [
-        f"# {preset}: {TITLES[name]} on the era_zoo demo corpus", "",
-        f"- Model: `{name}` (paper A, {TITLES[name]}); load with "
-        f"`era_zoo.load(\"{name}\")`.",
+        f"# {preset}: {title} on the era_zoo demo corpus", "",
+        f"- Model: `{name}` (paper A, {title}); load with `era_zoo.load(\"{name}\")`.",
         f"- Recipe: `{entry['recipe']}`, {entry['epochs']} epochs; best validation "
         "checkpoint.",
         "- Input: era224 log-mel (224 Slaney bands, 22,050 Hz, FFT 2048, hop 512), "
@@ -93,6 +91,14 @@ def write_card(preset, name, entry):
         "- Encoder: paper B's audio encoder at a quarter width (channels 32-128), 2x2 "
         "pooling in all seven blocks.",
         f"- Classes: {bins.n_classes} bins of {bins.width} years over {bins.start}-{bins.end}.",
+    ]
+    if "test_with_artist_text" in entry["metrics"]:
+        lines.append(
+            "- Artist text: `artist_text/` is the WordPiece tokenizer the model reads "
+            f"(`era_zoo.registry.preset_artist_text(\"{name}\")`), learnt from the demo "
+            "composers' descriptions (era_zoo/data/demo/composers.py) with the recipe's "
+            "`sideinfo.text`.")
+    lines += [
         f"- Training data: {entry['training_data']}. Labels are works' documented "
         "dates or the composer's active-period midpoint (era_zoo/data/demo/composers.py, "
         "sources named there).",
@@ -112,30 +118,34 @@ def write_card(preset, name, entry):
         "synthesized by one General-MIDI piano, and the corpus has a few hundred pieces "
         "whose labels cluster on a handful of composers' years. Within +-3 years on this "
         "corpus is close to recognising the composer or collection.",
-        "- `era-zoo predict` feeds AudioArt-MMC no artist text (\"artist unknown\"), "
-        "so its audio-only figures apply there.",
-        "- Train on the Million Song Dataset with `recipes/" + name + ".toml` for the "
-        "paper's setting.",
-        "", f"Weights sha256: `{entry['sha256']}`; license: {entry['license']}.",
     ]
-    write_text(HERE / entry["card"], "\n".join(lines) + "\n")
+    if "test_with_artist_text" in entry["metrics"]:
+        lines.append("- `era-zoo predict` feeds AudioArt-MMC no artist text (\"artist "
+                     "unknown\") unless given `--artist-text`; the audio-only figures "
+                     "apply to audio alone.")
+    lines += [
+        f"- Train on the Million Song Dataset with `recipes/{name}.toml` for the "
+        "paper's setting.",
+        "", f"License: {entry['license']}; sha256 of every file: metadata.json.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
+    from era_zoo.registry import list_models
+
+    models = list_models(family="era")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", required=True, help="demo corpus folder")
     parser.add_argument("--runs", default=str(REPO / "runs" / "presets"),
                         help="where the training runs go (resumable)")
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--models", nargs="+", default=models, choices=models)
     args = parser.parse_args(argv)
-    presets_file = HERE / "presets.json"
-    presets = json.loads(presets_file.read_text()) if presets_file.exists() else {}
     for name in args.models:
-        best = train_one(name, args.corpus, Path(args.runs), args.epochs)
-        write_preset(name, best, args.corpus, args.epochs, presets)
-        write_text(presets_file, json.dumps(presets, indent=2) + "\n")  # keys in written order
-        print(f"{name}: preset written", flush=True)
+        run = train_one(name, args.corpus, Path(args.runs), args.epochs)
+        preset = make_preset(name, run, args.corpus, args.epochs)
+        print(f"{name}: preset written to {preset.path}", flush=True)
     return 0
 
 

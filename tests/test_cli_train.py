@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from era_zoo.cli import main
+from era_zoo.registry import list_models
+from era_zoo.training.recipe import find_recipe
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-PAPER_A = ("audio_cnn", "audio_suc", "audioart_mmc")
-PAPER_B = ("contrastive_a2g", "contrastive_a2p", "contrastive_a2g_a2p_g2p",
-           "baseline_genre", "baseline_cf", "baseline_genre_cf")
+PAPER_A = tuple(list_models(family="era"))
+PAPER_B = tuple(list_models(family="contrastive") + list_models(family="baseline"))
 LOSS_TERMS = {"audio_cnn": ("ce",), "audio_suc": ("ce", "era_contrastive"),
               "audioart_mmc": ("ce", "era_contrastive", "mmc"),
               "contrastive_a2g": ("a2g",), "contrastive_a2p": ("a2p",),
@@ -48,7 +48,8 @@ def _train(name, data, out, extra=()):
     tiny = TINY_A if name in PAPER_A else TINY_B
     if name == "audioart_mmc":
         tiny = tiny + TINY_TEXT
-    args = ["train", str(RECIPES / f"{name}.toml"), "--data", str(data), "--out", str(out)]
+    # The recipe by name: era-zoo train finds the packaged recipe.
+    args = ["train", name, "--data", str(data), "--out", str(out)]
     return main(args + tiny + list(extra))
 
 
@@ -166,10 +167,58 @@ def test_nan_loss_stops_the_run_without_saving_it(melon, tmp_path):
 
 
 def test_cli_reports_bad_recipe_without_traceback(melon, tmp_path, capsys):
-    code = main(["train", str(RECIPES / "audio_cnn.toml"), "--data", str(melon),
+    code = main(["train", str(find_recipe("audio_cnn")), "--data", str(melon),
                  "--set", "data.reader=melon",
                  "--out", str(tmp_path / "run")])
     assert code == 2
     err = capsys.readouterr().err
     assert "data.mel" in err and "48-band" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_export_turns_a_run_into_a_preset_that_loads_the_same_model(msd, tmp_path, capsys):
+    import keras
+
+    import era_zoo
+    from era_zoo.presets import read_preset
+    from era_zoo.registry import preset_artist_text
+    from era_zoo.sideinfo.artist_text import ArtistTextTable
+
+    run, out = tmp_path / "run", tmp_path / "shared" / "mmc_msd"
+    assert _train("audioart_mmc", msd, run, ["--set", "projector.enabled=false"]) == 0
+    assert main(["export", str(run), str(out), "--license", "CC BY 4.0"]) == 0
+    assert "preset 'mmc_msd' (audioart_mmc)" in capsys.readouterr().out
+    preset = read_preset(out).verify()
+    assert (preset.model, preset.default, preset.metadata["license"]) == (
+        "audioart_mmc", False, "CC BY 4.0")
+    assert (out / "recipe.toml").read_text() == (run / "recipe.toml").read_text()
+    # The best checkpoint's epoch and values, as history.csv has them.
+    best = json.loads((run / "checkpoints/best.json").read_text())["epoch"]
+    row = next(r for r in _history(run) if r["epoch"] == str(best))
+    assert preset.metadata["metrics"]["epoch"] == best
+    assert preset.metadata["metrics"]["validation"]["loss"] == float(row["val_loss"])
+
+    # The tokenizer travels with it.
+    tokens = preset_artist_text(out)
+    trained_with = ArtistTextTable.load(run / "artist_text")
+    assert tokens.vocabulary == trained_with.vocabulary
+    np.testing.assert_array_equal(tokens.tokens, trained_with.tokens)
+
+    # Loaded by folder, it predicts what the run's checkpoint predicts.
+    original = keras.saving.load_model(run / "checkpoints/best.keras", safe_mode=True)
+    loaded = era_zoo.load(out)
+    rng = np.random.default_rng(0)
+    batch = original.example_batch(4)
+    batch["mel"] = rng.normal(size=batch["mel"].shape).astype(np.float32)
+    batch["artist_text"] = trained_with.tokens[rng.integers(0, len(trained_with.tokens), 4)]
+    for key in ("logits", "embedding"):
+        np.testing.assert_array_equal(np.asarray(loaded(batch)[key]),
+                                      np.asarray(original(batch)[key]))
+
+    # Exporting over it needs --overwrite; --checkpoint final is model.keras.
+    assert main(["export", str(run), str(out)]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
+    assert main(["export", str(run), str(out), "--checkpoint", "final", "--overwrite"]) == 0
+    final = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(era_zoo.load(out)(batch)["logits"]),
+                                  np.asarray(final(batch)["logits"]))

@@ -109,8 +109,8 @@ def _one_step(strategy, name, gather):
     import numpy as np
     import tensorflow as tf
 
-    from era_zoo.models.tiny import tiny_batch, tiny_config
     from era_zoo.registry import create_model
+    from helpers import tiny_batch, tiny_config
 
     config = {**tiny_config(name), "gather_negatives": gather}
     keras.utils.set_random_seed(0)

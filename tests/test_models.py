@@ -11,12 +11,8 @@ import pytest
 from era_zoo.errors import ConfigError
 from era_zoo.layers import PrecomputedTextEncoder
 from era_zoo.models import YearBins
-from era_zoo.models.tiny import tiny_batch, tiny_config
-from era_zoo.registry import create_model, list_models
-
-
-def _tiny(name):
-    return create_model(name, **tiny_config(name))
+from era_zoo.registry import create_model
+from helpers import tiny_batch, tiny_config, tiny_model, zoo_models
 
 
 def _compiled(model):
@@ -25,9 +21,9 @@ def _compiled(model):
     return model
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", zoo_models())
 def test_trains_reports_terms_and_round_trips(name, tmp_path):
-    model = _compiled(_tiny(name))
+    model = _compiled(tiny_model(name))
     batch = tiny_batch(model)
     before = [np.asarray(w).copy() for w in model.trainable_weights]
     history = model.fit(batch, batch_size=8, epochs=4, shuffle=False, verbose=0).history
@@ -80,7 +76,7 @@ def test_year_bins_hand_computed():
 
 
 def test_predict_year_is_the_expectation_over_class_centres():
-    model = _tiny("audio_cnn")
+    model = tiny_model("audio_cnn")
     batch = tiny_batch(model, batch_size=5)
     pred = model.predict_year(batch["mel"])
     logits = np.asarray(model(batch)["logits"], np.float64)
@@ -109,7 +105,7 @@ def test_audioart_mmc_takes_a_text_encoder_instance_and_checks_widths():
 
 
 def test_embed_chunks_a_mel_and_a_waveform():
-    model = _tiny("contrastive_a2p")
+    model = tiny_model("contrastive_a2p")
     mel = np.random.default_rng(5).normal(size=(48, 64 * 2 + 30)).astype(np.float32)
     emb = model.embed(mel)
     assert emb["chunks"].shape == (2, 16)               # the 30-frame tail is dropped
@@ -129,7 +125,7 @@ def test_embed_chunks_a_mel_and_a_waveform():
 
 
 def test_bad_batches_are_named():
-    model = _tiny("contrastive_a2g")
+    model = tiny_model("contrastive_a2g")
     batch = tiny_batch(model)
     with pytest.raises(ConfigError, match="genre_ids"):
         model.compute_losses({"mel": batch["mel"]})
@@ -142,7 +138,7 @@ def test_bad_batches_are_named():
 def test_keras_default_step_uses_the_same_objective():
     # JAX and torch train through Keras' own train_step, which reaches the
     # objective via the models' compute_loss/compute_metrics overrides.
-    model = _compiled(_tiny("audioart_mmc"))
+    model = _compiled(tiny_model("audioart_mmc"))
     batch = tiny_batch(model)
     expected = model.compute_losses(batch, training=True)
     logs = keras.Model.train_step(model, (batch,))

@@ -1,6 +1,6 @@
-"""The shipped pretrained presets: every weights file matches its sha256,
-loads offline, and era_zoo.load(name) hands back the trained model."""
-import json
+"""The shipped presets (era_zoo/presets/<preset>/): every file matches its
+sha256, loads offline, era_zoo.load(name) hands back the trained model, and
+AudioArt-MMC's preset ships the tokenizer its weights were trained with."""
 from importlib import resources
 from pathlib import Path
 
@@ -10,44 +10,49 @@ import pytest
 import era_zoo
 from era_zoo.audio.decode import load_audio
 from era_zoo.inference import predict_era
-from era_zoo.registry import default_preset, list_presets, presets_path, sha256_of
+from era_zoo.presets import PACKAGE_PRESETS, default_preset, list_presets, sha256_of
+from era_zoo.registry import list_models, preset_artist_text
 
-PRESETS = list_presets()
-ERA_MODELS = ("audio_cnn", "audio_suc", "audioart_mmc")
+SHIPPED = {p.name: p for p in list_presets().values() if p.path.parent == PACKAGE_PRESETS}
+ERA_MODELS = list_models(family="era")
 CLIP = Path(str(resources.files("era_zoo") / "assets" / "audio" /
                 "Hungarian_Dance_number_5_-_Allegro_in_F_sharp_minor_(string_orchestra).ogg"))
 
 
 def test_every_era_model_has_a_default_preset():
-    assert {name: default_preset(name) for name in ERA_MODELS} == {
+    assert {name: default_preset(name).name for name in ERA_MODELS} == {
         name: f"{name}_demo" for name in ERA_MODELS}
+    assert set(SHIPPED) >= {f"{name}_demo" for name in ERA_MODELS}
 
 
 def test_weights_stay_compact():
-    total = sum((presets_path().parent / e["weights"]).stat().st_size for e in PRESETS.values())
+    total = sum(p.weights.stat().st_size for p in SHIPPED.values())
     assert total < 60 * 2**20
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
-def test_preset_file_matches_its_sha256_and_has_a_card(preset):
-    entry = PRESETS[preset]
-    root = presets_path().parent
-    assert sha256_of(root / entry["weights"]) == entry["sha256"]
-    card = (root / entry["card"]).read_text(encoding="utf-8")
-    assert entry["sha256"] in card and entry["model"] in card
-    assert set(entry["metrics"]["test"]) >= {"within_k", "decade_accuracy", "mae_years"}
+@pytest.mark.parametrize("preset", sorted(SHIPPED))
+def test_preset_files_match_their_sha256_and_it_has_a_card(preset):
+    preset = SHIPPED[preset].verify()
+    files = preset.metadata["files"]
+    assert {"config.json", "model.weights.h5", "README.md"} <= set(files)
+    for rel, digest in files.items():
+        assert sha256_of(preset.path / rel) == digest
+    assert preset.model in preset.card.read_text(encoding="utf-8")
+    assert set(preset.metadata["metrics"]["test"]) >= {"within_k", "decade_accuracy",
+                                                       "mae_years"}
+    assert preset.metadata["license"] and preset.metadata["description"]
 
 
 @pytest.mark.parametrize("name", ERA_MODELS)
 def test_load_by_name_gives_the_trained_model(name):
-    entry = PRESETS[default_preset(name)]
+    preset = default_preset(name)
     model = era_zoo.load(name)
-    random = era_zoo.create_model(name, **entry["config"])
+    random = era_zoo.create_model(name, **preset.model_config)
     trained = model.get_weights()
     assert len(trained) == len(random.get_weights())
     assert any(not np.allclose(a, b) for a, b in zip(trained, random.get_weights()))
     # The stored file, read independently of the registry, holds the same values.
-    random.load_weights(presets_path().parent / entry["weights"])
+    random.load_weights(preset.weights)
     for a, b in zip(trained, random.get_weights()):
         np.testing.assert_array_equal(a, b)
     result = predict_era(model, load_audio(CLIP, model.mel_spec.sample_rate),
@@ -56,12 +61,47 @@ def test_load_by_name_gives_the_trained_model(name):
     assert bins.start <= result["expected_year"] <= bins.end
 
 
-def test_presets_json_is_what_the_registry_reads():
-    raw = json.loads(presets_path().read_text(encoding="utf-8"))
-    assert raw == PRESETS
-
-
 def test_a_model_without_a_preset_is_randomly_initialised_with_a_warning():
     with pytest.warns(UserWarning, match="no pretrained preset"):
         model = era_zoo.load("contrastive_a2p")
     assert model.audio_encoder.trunk_dim == 1024  # paper B's size
+
+
+def _composer_texts():
+    from era_zoo.data.demo import composers as facts
+    return {cid: facts.artist_text(c) for cid, c in facts.COMPOSERS.items()}
+
+
+def test_audioart_mmc_preset_ships_the_tokenizer_of_its_training():
+    from era_zoo.sideinfo.artist_text import ArtistTextTable
+
+    assert preset_artist_text("audio_cnn") is None
+    table = preset_artist_text("audioart_mmc")
+    config = default_preset("audioart_mmc").model_config["text_encoder"]["config"]
+    assert (table.vocab_size, table.seq_len) == (config["vocab_size"], config["seq_len"])
+    # The trainer's tokenizer of the demo corpus: every composer's text, the
+    # recipe's sideinfo.text settings.
+    texts = _composer_texts()
+    rebuilt = ArtistTextTable.from_texts(texts, vocab_size=8000, seq_len=128)
+    assert table.vocabulary == rebuilt.vocabulary and table.artist_ids == sorted(texts)
+    np.testing.assert_array_equal(table.tokens, rebuilt.tokens)
+
+    # The weights read these ids: with audio that says nothing of the era
+    # (all-zero log-mels), each composer's text alone puts the prediction
+    # near the composer's year; the same texts as ids of another vocabulary
+    # (the one without Bach's text) do not.
+    from era_zoo.data.demo import composers as facts
+
+    model = era_zoo.load("audioart_mmc")
+    enc = model.audio_encoder
+    ids = table.token_ids(table.artist_ids)
+    other = ArtistTextTable.from_texts({k: v for k, v in texts.items() if k != "bach"},
+                                       vocab_size=8000, seq_len=128)
+    years = np.array([facts.COMPOSERS[c].label_year for c in table.artist_ids])
+    errors = {}
+    for label, tokens in (("shipped", ids),
+                          ("other", other.tokenize([texts[c] for c in table.artist_ids]))):
+        mel = np.zeros((len(tokens), enc.n_mels, enc.n_frames), np.float32)
+        out = model.predict_year({"mel": mel, "artist_text": tokens})
+        errors[label] = np.median(np.abs(out["top_year"] - years))
+    assert errors["shipped"] <= 10 < 50 <= errors["other"]

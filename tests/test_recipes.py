@@ -8,13 +8,15 @@ import numpy as np
 import pytest
 
 from era_zoo.errors import ConfigError
-from era_zoo.training.recipe import load_recipe, parse_override
+from era_zoo.registry import list_models, model_info
 from era_zoo.tomlio import to_toml
+from era_zoo.training.recipe import find_recipe, load_recipe, parse_override, recipes_dir
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
-NAMES = ("audio_cnn", "audio_suc", "audioart_mmc", "contrastive_a2g", "contrastive_a2p",
-         "contrastive_a2g_a2p_g2p", "baseline_genre", "baseline_cf", "baseline_genre_cf")
-PAPER_B = NAMES[3:]
+CHECKOUT = Path(__file__).resolve().parents[1] / "recipes"
+RECIPES = recipes_dir()
+NAMES = [n for n in list_models() if model_info(n).recipe is not None]
+PAPER_B = list_models(family="contrastive") + list_models(family="baseline")
+PAPERS = list_models(family="era") + PAPER_B  # the nine models of the two papers
 
 
 @pytest.fixture
@@ -24,15 +26,34 @@ def root(tmp_path):
 
 
 def test_one_recipe_per_model_and_readme_lists_them():
-    assert sorted(p.stem for p in RECIPES.glob("*.toml")) == sorted(NAMES)
+    assert sorted(p.stem for p in RECIPES.glob("*.toml")) == sorted(
+        model_info(n).recipe for n in NAMES)
     readme = (RECIPES / "README.md").read_text()
     for name in NAMES:
-        assert f"{name}.toml" in readme
+        assert f"{model_info(name).recipe}.toml" in readme
 
 
-@pytest.mark.parametrize("name", NAMES)
+def test_recipes_found_by_name_or_path(tmp_path, monkeypatch):
+    # The installed recipes are the checkout's recipes/ (era_zoo.recipes maps there).
+    assert RECIPES.resolve() == CHECKOUT.resolve()
+    monkeypatch.chdir(tmp_path)  # names do not depend on the working directory
+    assert find_recipe("audio_cnn") == RECIPES / "audio_cnn.toml"
+    assert find_recipe("audio_cnn.toml") == RECIPES / "audio_cnn.toml"
+    assert find_recipe("overlays/demo") == RECIPES / "overlays" / "demo.toml"
+    own = tmp_path / "audio_cnn.toml"  # a file at the given path wins over the name
+    own.write_text('[model]\nname = "audio_cnn"\n')
+    assert find_recipe("audio_cnn.toml") == Path("audio_cnn.toml")
+    assert find_recipe(own) == own
+    with pytest.raises(ConfigError, match="no recipe named 'audio_rnn'") as err:
+        find_recipe("audio_rnn")
+    assert "contrastive_a2p" in str(err.value)
+    (tmp_path / "data").mkdir()
+    assert load_recipe("baseline_cf", data_root=tmp_path / "data")["model"]["name"] == "baseline_cf"
+
+
+@pytest.mark.parametrize("name", PAPERS)
 def test_recipe_loads_with_paper_defaults(name, root):
-    recipe = load_recipe(RECIPES / f"{name}.toml", data_root=root)
+    recipe = load_recipe(model_info(name).recipe, data_root=root)
     assert recipe["model"]["name"] == name
     assert recipe["data"]["root"] == str(root)
     t, opt = recipe["training"], recipe["training"]["optimizer"]
@@ -138,9 +159,9 @@ def test_overrides_parse_toml_values(root):
     assert recipe["model"]["encoder"]["channels"] == [4, 4]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", PAPERS)
 def test_resolved_recipe_round_trips_through_toml(name, root):
-    recipe = load_recipe(RECIPES / f"{name}.toml", data_root=root,
+    recipe = load_recipe(model_info(name).recipe, data_root=root,
                          overrides=["model.encoder.pools=[[2,2],[1,2]]"])
     text = to_toml(recipe)
     assert tomllib.loads(text) == recipe

@@ -8,7 +8,7 @@ import sys
 from ..errors import EraZooError
 
 # Order here is the order in --help.
-COMMANDS = ("data", "train", "bench", "predict", "embed", "project", "demo")
+COMMANDS = ("data", "train", "export", "bench", "predict", "embed", "project", "demo")
 
 
 def build_parser():

@@ -22,9 +22,12 @@ from pathlib import Path
 
 PRESETS = ("melon48", "era224")
 CHUNK_FRAMES = 256
-ERA_MODELS = (("audio_cnn", "Audio-CNN"), ("audio_suc", "Audio-SUC"),
-              ("audioart_mmc", "AudioArt-MMC"))
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def era_models():
+    """(name, title) of paper A's era models, as the registry lists them."""
+    from ..registry import list_models, model_info
+    return [(name, model_info(name).title) for name in list_models(family="era")]
 
 
 def register(subparsers):
@@ -180,19 +183,17 @@ def build_corpus(ctx):
 
 def train_era_models(ctx):
     import era_zoo
-    from ..errors import ConfigError
-    from ..training.recipe import overlay_overrides
+    from ..registry import model_info
+    from ..training.recipe import find_recipe, overlay_overrides
 
-    if not (RECIPES / "overlays" / "demo.toml").is_file():
-        raise ConfigError("recipes", f"{RECIPES} does not hold the recipes",
-                          "run the demo from a clone of era_zoo (make demo)")
-    overrides = overlay_overrides(RECIPES / "overlays" / "demo.toml")
+    overrides = overlay_overrides(find_recipe("overlays/demo"))
     ctx.results["runs"] = {}
-    for name, title in ERA_MODELS:
-        print(f"\n== training {title}: recipes/{name}.toml + recipes/overlays/demo.toml, "
+    for name, title in era_models():
+        recipe = model_info(name).recipe
+        print(f"\n== training {title}: recipe {recipe} + overlays/demo, "
               f"{ctx.args.epochs} epochs")
         run = ctx.args.out / "runs" / name
-        result = era_zoo.train(RECIPES / f"{name}.toml", data=ctx.results["corpus"],
+        result = era_zoo.train(find_recipe(recipe), data=ctx.results["corpus"],
                                overrides=overrides, epochs=ctx.args.epochs,
                                batch_size=ctx.args.train_batch_size, out=run, verbose=2)
         ctx.results["runs"][name] = run / "checkpoints" / "best.keras"
@@ -205,17 +206,18 @@ def era_table(ctx):
     from ..bench.era import run_era
     from ..data.demo.reader import read_demo
     from ..inference import load_model
+    from ..registry import model_info
     from ..sideinfo.artist_text import ArtistTextTable
 
     table = read_demo(ctx.results["corpus"])
     sizes = table.split_counts()
     ctx.results["models"] = {}
     rows = []
-    for name, title in ERA_MODELS:
+    for name, title in era_models():
         model = load_model(ctx.results["runs"][name])
         ctx.results["models"][name] = model
         settings = [("audio only", None)]
-        if name == "audioart_mmc":
+        if model_info(name).reads("artist_text"):
             text = ArtistTextTable.load(ctx.results["runs"][name].parents[1] / "artist_text")
             settings.append(("+ artist text", text))
         for inputs, text in settings:
@@ -239,10 +241,11 @@ def predict_recordings(ctx):
     print("\n== era of the shipped recordings (most probable years; most probable decade; "
           "audio only)\n")
     models = ctx.results["models"]
-    print(f"{'recording':<44} " + " ".join(f"{t:>18}" for _, t in ERA_MODELS))
+    titles = era_models()
+    print(f"{'recording':<44} " + " ".join(f"{t:>18}" for _, t in titles))
     for clip in ctx.clips:
         cells, waves = [], {}  # decoded once per sample rate, shared by the models
-        for name, _ in ERA_MODELS:
+        for name, _ in titles:
             model = models[name]
             rate = model.mel_spec.sample_rate
             try:

@@ -2,9 +2,10 @@
 
 EPILOG = """\
 examples:
-  era-zoo train recipes/contrastive_a2p.toml --data /data/melon
-  era-zoo train recipes/audio_cnn.toml --data /data/msd --epochs 50 --out runs/cnn
-  era-zoo train recipes/baseline_cf.toml --data /data/melon \\
+  era-zoo train contrastive_a2p --data /data/melon
+  era-zoo train audio_cnn --data /data/msd --epochs 50 --out runs/cnn
+  era-zoo train my_recipes/cnn.toml --data /data/msd
+  era-zoo train baseline_cf --data /data/melon \\
       --set model.encoder.channels=[32,32,64,64,64,64,128] --batch-size 32
 
 Run the same command again with the same --out to resume an interrupted run
@@ -23,7 +24,8 @@ def register(subparsers):
                     "the final model.keras; an interrupted run resumes where it stopped.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe", metavar="RECIPE",
-                        help="a recipe .toml (recipes/ has one per model), or a run "
+                        help="a recipe name (one per model, installed with era_zoo: "
+                             "audio_cnn, contrastive_a2p, ...), a recipe .toml, or a run "
                              "directory's recipe.toml")
     parser.add_argument("--data", metavar="DIR",
                         help="dataset root (replaces the recipe's data.root)")

@@ -1,12 +1,14 @@
-"""The nine models of the zoo, one module per family (see era_zoo.registry
-for names and loading)."""
-from .base import ZooModel
-from .baselines import BaselineCF, BaselineGenre, BaselineGenreCF
-from .contrastive import ContrastiveA2G, ContrastiveA2GA2PG2P, ContrastiveA2P
+"""The zoo's models, one module per family; each class registers itself
+(era_zoo.registry.register_model), which is where names, families and
+loading live."""
+# Import order is registration order, so list_models() gives paper A's
+# era models first, then paper B's contrastive models and baselines.
 from .era import AudioArtMMC, AudioCNN, AudioSUC
+from .contrastive import ContrastiveA2G, ContrastiveA2GA2PG2P, ContrastiveA2P
+from .baselines import BaselineCF, BaselineGenre, BaselineGenreCF
+from .base import ZooModel
 from .year_bins import YearBins
 
-MODEL_CLASSES = (AudioCNN, AudioSUC, AudioArtMMC, ContrastiveA2G, ContrastiveA2P,
-                 ContrastiveA2GA2PG2P, BaselineGenre, BaselineCF, BaselineGenreCF)
-
-__all__ = ["MODEL_CLASSES", "ZooModel", "YearBins"] + [c.__name__ for c in MODEL_CLASSES]
+__all__ = ["AudioArtMMC", "AudioCNN", "AudioSUC", "BaselineCF", "BaselineGenre",
+           "BaselineGenreCF", "ContrastiveA2G", "ContrastiveA2GA2PG2P", "ContrastiveA2P",
+           "YearBins", "ZooModel"]

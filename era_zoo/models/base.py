@@ -31,6 +31,15 @@ from ..errors import ConfigError
 from ..layers.audio_encoder import AudioEncoder
 from . import embedding
 
+# The audio encoder of the registry's test configurations (register_model's
+# test_config): seven blocks like paper B's at 8-16 channels, whose pools
+# leave one band and one frame on 48 x 64 mels. Dropout 0 keeps test steps
+# deterministic.
+TEST_WIDTH = 16
+TEST_ENCODER = {"n_mels": 48, "n_frames": 64, "channels": [8, 8, 8, 8, 8, 8, TEST_WIDTH],
+                "pools": [[2, 2], [2, 2], [2, 2], [2, 2], [1, 2], [1, 2], [2, 1]],
+                "hidden_dim": 32, "output_dim": TEST_WIDTH, "dropout": 0.0}
+
 
 def _identity(x):
     return x
@@ -119,8 +128,9 @@ else:
 
 
 class ZooModel(_Steps, keras.Model):
-    """Base of the nine models. Subclasses set ``zoo_name``, ``loss_terms``,
-    ``input_keys``, ``target_keys`` and define ``forward(batch, training)``
+    """Base of the zoo's models. Subclasses register with
+    ``era_zoo.registry.register_model`` (which sets ``zoo_name``), set
+    ``loss_terms``, ``input_keys``, ``target_keys`` and define ``forward(batch, training)``
     (layers only: batch dict -> dict of output tensors) and
     ``objective(batch, outputs, gather)`` (loss arithmetic only -> dict of
     terms, "loss" the total), then call ``_finish_init()``.

@@ -7,8 +7,11 @@ import keras
 from keras import layers, ops
 
 from ..layers.cf_encoder import CF_DIM
-from .base import ZooModel, _identity
+from ..registry import register_model
+from .base import TEST_ENCODER, ZooModel, _identity
 from .contrastive import DEFAULT_N_GENRES
+
+TEST_BASELINE = {"encoder": TEST_ENCODER, "mel": "melon48", "n_genres": 6}
 
 
 class BaselineModel(ZooModel):
@@ -50,31 +53,34 @@ class BaselineModel(ZooModel):
         return {**super().get_config(), "n_genres": self.n_genres, "cf_dim": self.cf_dim}
 
 
+@register_model("baseline_genre", family="baseline", title="Genre baseline",
+                test_config=TEST_BASELINE)
 @keras.saving.register_keras_serializable(package="era_zoo")
 class BaselineGenre(BaselineModel):
     """Audio encoder -> linear n_genres, sigmoid BCE on "genre_multi_hot"."""
 
-    zoo_name = "baseline_genre"
     loss_terms = ("loss", "genre_bce")
     target_keys = ("genre_multi_hot",)
     uses_genre = True
 
 
+@register_model("baseline_cf", family="baseline", title="CF baseline",
+                test_config=TEST_BASELINE)
 @keras.saving.register_keras_serializable(package="era_zoo")
 class BaselineCF(BaselineModel):
     """Audio encoder -> linear 301, mean squared error to "cf"."""
 
-    zoo_name = "baseline_cf"
     loss_terms = ("loss", "cf_mse")
     target_keys = ("cf",)
     uses_cf = True
 
 
+@register_model("baseline_genre_cf", family="baseline", title="Genre+CF baseline",
+                test_config=TEST_BASELINE)
 @keras.saving.register_keras_serializable(package="era_zoo")
 class BaselineGenreCF(BaselineModel):
     """Both heads; the loss is BCE + MSE."""
 
-    zoo_name = "baseline_genre_cf"
     loss_terms = ("loss", "genre_bce", "cf_mse")
     target_keys = ("genre_multi_hot", "cf")
     uses_genre = uses_cf = True

@@ -14,11 +14,19 @@ from ..errors import ConfigError
 from ..layers.cf_encoder import CFEncoder
 from ..layers.genre_encoder import GenreEncoder
 from ..losses import nt_xent
-from .base import ZooModel, _identity
+from ..registry import register_model
+from .base import TEST_ENCODER, TEST_WIDTH, ZooModel, _identity
 
 # Genres in use in the Melon Playlist Dataset (paper B); set the real
 # vocabulary size of your genre word2vec.
 DEFAULT_N_GENRES = 219
+
+# Test configurations: 6 genres, 16-d encoders, no dropout.
+TEST_GENRE_ENCODER = {"vocab_size": 6, "embedding_dim": TEST_WIDTH, "num_heads": 2,
+                      "head_dim": 8, "output_dim": TEST_WIDTH, "dropout": 0.0,
+                      "attention_dropout": 0.0}
+TEST_CF_ENCODER = {"hidden_dim": TEST_WIDTH, "output_dim": TEST_WIDTH, "dropout": 0.0}
+TEST_AUDIO = {"encoder": TEST_ENCODER, "mel": "melon48"}
 
 
 class ContrastiveModel(ZooModel):
@@ -89,11 +97,12 @@ def _without_name(config):
     return {k: v for k, v in dict(config or {}).items() if k != "name"}
 
 
+@register_model("contrastive_a2g", family="contrastive", title="A2G",
+                test_config={**TEST_AUDIO, "genre_encoder": TEST_GENRE_ENCODER})
 @keras.saving.register_keras_serializable(package="era_zoo")
 class ContrastiveA2G(ContrastiveModel):
     """Audio vs genre: NT-Xent(audio, genre)."""
 
-    zoo_name = "contrastive_a2g"
     loss_terms = ("loss", "a2g")
     target_keys = ("genre_ids",)
     uses_genre = True
@@ -107,11 +116,12 @@ class ContrastiveA2G(ContrastiveModel):
         return {"loss": terms["a2g"], **terms}
 
 
+@register_model("contrastive_a2p", family="contrastive", title="A2P",
+                test_config={**TEST_AUDIO, "cf_encoder": TEST_CF_ENCODER})
 @keras.saving.register_keras_serializable(package="era_zoo")
 class ContrastiveA2P(ContrastiveModel):
     """Audio vs playlist CF vector: NT-Xent(audio, cf)."""
 
-    zoo_name = "contrastive_a2p"
     loss_terms = ("loss", "a2p")
     target_keys = ("cf",)
     uses_cf = True
@@ -125,12 +135,14 @@ class ContrastiveA2P(ContrastiveModel):
         return {"loss": terms["a2p"], **terms}
 
 
+@register_model("contrastive_a2g_a2p_g2p", family="contrastive", title="A2G+A2P+G2P",
+                test_config={**TEST_AUDIO, "genre_encoder": TEST_GENRE_ENCODER,
+                             "cf_encoder": TEST_CF_ENCODER})
 @keras.saving.register_keras_serializable(package="era_zoo")
 class ContrastiveA2GA2PG2P(ContrastiveModel):
     """The full model of paper B: w_a2g L(A,G) + w_a2p L(A,CF) + w_g2p L(G,CF),
     equal weights (1) by default as in the paper."""
 
-    zoo_name = "contrastive_a2g_a2p_g2p"
     loss_terms = ("loss", "a2g", "a2p", "g2p")
     target_keys = ("genre_ids", "cf")
     uses_genre = uses_cf = True

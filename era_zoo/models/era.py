@@ -28,10 +28,20 @@ from ..layers.fusion import SelfAttentionFusion
 from ..layers.heads import ClassifierHead, ProjectionHead
 from ..layers.text_encoder import PrecomputedTextEncoder
 from ..losses import era_contrastive, multimodal_contrastive
-from .base import ZooModel, _identity
+from ..registry import register_model
+from .base import TEST_ENCODER, TEST_WIDTH, ZooModel, _identity
 from .year_bins import YearBins
 
 ERA_ENCODER = {"n_mels": 224, "n_frames": 256, "pools": [[2, 2]] * 7}
+
+# Test configurations: 48-band mels, years 2000..2003 in 1-year classes.
+TEST_ERA = {"encoder": TEST_ENCODER, "mel": "melon48",
+            "year_bins": {"start": 2000, "end": 2003, "width": 1}}
+TEST_CONTRASTIVE_ERA = {**TEST_ERA, "projection_dim": TEST_WIDTH}
+TEST_MMC = {**TEST_CONTRASTIVE_ERA,
+            "text_encoder": {"class_name": "era_zoo>PrecomputedTextEncoder",
+                             "config": {"input_dim": 12, "output_dim": TEST_WIDTH}},
+            "fusion": {"num_heads": 2, "head_dim": 8, "dropout": 0.0}}
 
 
 def _softmax(logits):
@@ -90,11 +100,11 @@ class EraModel(ZooModel):
                 "classifier_dropout": self.classifier_dropout}
 
 
+@register_model("audio_cnn", family="era", title="Audio-CNN", test_config=TEST_ERA)
 @keras.saving.register_keras_serializable(package="era_zoo")
 class AudioCNN(EraModel):
     """Audio-CNN: audio encoder -> classifier, cross-entropy over era classes."""
 
-    zoo_name = "audio_cnn"
     loss_terms = ("loss", "ce")
 
     def __init__(self, **kwargs):
@@ -128,12 +138,13 @@ class _ContrastiveEra(EraModel):
                 "temperature": self.temperature, "projection_dim": self.projection_dim}
 
 
+@register_model("audio_suc", family="era", title="Audio-SUC",
+                test_config=TEST_CONTRASTIVE_ERA)
 @keras.saving.register_keras_serializable(package="era_zoo")
 class AudioSUC(_ContrastiveEra):
     """Audio-SUC: cross-entropy + alpha x era contrastive loss on the
     projected audio embedding (positives: songs of the same era class)."""
 
-    zoo_name = "audio_suc"
     loss_terms = ("loss", "ce", "era_contrastive")
 
     def __init__(self, **kwargs):
@@ -152,6 +163,7 @@ class AudioSUC(_ContrastiveEra):
         return {"loss": ce + self.alpha * ec, "ce": ce, "era_contrastive": ec}
 
 
+@register_model("audioart_mmc", family="era", title="AudioArt-MMC", test_config=TEST_MMC)
 @keras.saving.register_keras_serializable(package="era_zoo")
 class AudioArtMMC(_ContrastiveEra):
     """AudioArt-MMC: audio and artist-text embeddings fused by self-attention
@@ -166,7 +178,6 @@ class AudioArtMMC(_ContrastiveEra):
     equal the audio encoder's. ``fusion``: SelfAttentionFusion arguments.
     """
 
-    zoo_name = "audioart_mmc"
     loss_terms = ("loss", "ce", "era_contrastive", "mmc")
     input_keys = ("mel", "artist_text")
     target_keys = ("year_class", "artist_index")

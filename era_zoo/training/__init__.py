@@ -2,8 +2,7 @@
 the embedding projector.
 
     import era_zoo
-    result = era_zoo.train("recipes/contrastive_a2p.toml", data="/data/melon",
-                           epochs=2, out="runs/a2p")
+    result = era_zoo.train("contrastive_a2p", data="/data/melon", epochs=2, out="runs/a2p")
 """
 from pathlib import Path
 
@@ -14,7 +13,9 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
           batch_size=None, out=None, overrides=(), verbose="auto", progress=True):
     """Train a recipe and return a :class:`~era_zoo.training.trainer.TrainResult`.
 
-    ``recipe``: path to a TOML recipe or a dict of the same shape. ``data``:
+    ``recipe``: a recipe name (``"contrastive_a2p"``, see
+    :func:`~era_zoo.training.recipe.find_recipe`), a path to a TOML recipe or a
+    dict of the same shape. ``data``:
     the dataset root (replaces ``data.root``). ``strategy``: "default",
     "mirrored" or "multiworker" (TF_CONFIG), or a tf.distribute.Strategy.
     ``epochs``/``steps_per_epoch``/``batch_size`` override the recipe's

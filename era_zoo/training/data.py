@@ -42,7 +42,8 @@ from ..audio.presets import get_preset
 from ..data.problems import ProblemReport
 from ..errors import ConfigError
 from ..layers.genre_encoder import MAX_GENRES
-from .recipe import mel_preset_name
+from ..registry import model_class
+from .recipe import mel_preset_name, model_arguments
 
 
 def epoch_seed(seed, epoch):
@@ -52,7 +53,6 @@ def epoch_seed(seed, epoch):
 
 def model_keys(name):
     """(input_keys, target_keys) the registry's model ``name`` reads."""
-    from ..registry import model_class
     cls = model_class(name)
     return tuple(cls.input_keys), tuple(cls.target_keys)
 
@@ -237,7 +237,8 @@ class TrainingData:
             self._cf = playlist_cf_vectors(self.table, **options)
             print(self._cf.summary(), flush=True)
             features["cf"] = lambda t: self._cf.lookup([tr.track_id for tr in t])[0]
-            if self.name.startswith("baseline"):
+            # Baselines regress the CF vector (cf_dim); contrastive models encode it.
+            if "cf_dim" in model_arguments(model_class(self.name)):
                 self.model_config["cf_dim"] = self._cf.dim
             else:
                 self.model_config["cf_encoder"] = {**model.get("cf_encoder", {}),

@@ -1,6 +1,10 @@
 """Training recipes: TOML files that say which model to train on which data,
 with which hyperparameters.
 
+The recipes of the zoo (``recipes/`` in a checkout) are installed with the
+package as ``era_zoo.recipes``; :func:`find_recipe` finds one by name
+(``audio_cnn``, ``overlays/demo``) or takes a path as it is.
+
 A recipe is read with :mod:`tomllib`, merged over :data:`DEFAULTS`, given
 command-line overrides (``--set training.batch_size=4``) and validated before
 anything heavy happens: unknown keys, an unknown model, a missing data root,
@@ -38,26 +42,11 @@ import copy
 import inspect
 import os
 import tomllib
+from importlib import resources
 from pathlib import Path
 
 from ..errors import ConfigError
 from ..tomlio import toml_value
-
-# Paper A (era recognition) and paper B (contrastive) model names. Which
-# family a model is in decides its default mel preset and the side features
-# it reads; the registry remains the one list of what can be built.
-ERA_MODELS = ("audio_cnn", "audio_suc", "audioart_mmc")
-CONTRASTIVE_MODELS = ("contrastive_a2g", "contrastive_a2p",
-                      "contrastive_a2g_a2p_g2p", "baseline_genre",
-                      "baseline_cf", "baseline_genre_cf")
-
-# Mel bands each family is built for: paper B's encoder on Melon's 48-band
-# features, paper A's on 224 bands. A recipe may change the
-# model's ``n_mels`` together with the preset, never one without the other.
-FAMILY_N_MELS = {**{m: 224 for m in ERA_MODELS},
-                 **{m: 48 for m in CONTRASTIVE_MODELS}}
-FAMILY_PRESET = {**{m: "era224" for m in ERA_MODELS},
-                 **{m: "melon48" for m in CONTRASTIVE_MODELS}}
 
 # Readers whose data are precomputed mels of a fixed band count: the preset
 # must agree with what is on disk.
@@ -144,19 +133,63 @@ POSITIVE_FLOATS = ("training.optimizer.learning_rate",
 COUNT_OR_AUTO = ("logging.update_freq",)
 
 
+def recipes_dir():
+    """The folder of the zoo's recipes as installed (package ``era_zoo.recipes``,
+    which is ``recipes/`` of the checkout).
+
+    Example:
+        >>> sorted(p.stem for p in recipes_dir().glob("*.toml"))[:2]
+        ['audio_cnn', 'audio_suc']
+    """
+    return Path(str(resources.files("era_zoo.recipes")))
+
+
+def find_recipe(name_or_path):
+    """The path of a recipe: an existing file as given, else the zoo's recipe
+    of that name.
+
+    Args:
+        name_or_path: a path to a TOML file, or a recipe name relative to
+            :func:`recipes_dir`, with or without ``.toml``: a model's
+            (``"audio_cnn"``) or an overlay (``"overlays/demo"``).
+
+    Example:
+        >>> find_recipe("audio_cnn").name
+        'audio_cnn.toml'
+        >>> overlay_overrides(find_recipe("overlays/demo"))[:1]
+        ['model.year_bins.start=1350']
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    name = str(name_or_path)
+    packaged = recipes_dir() / (name if name.endswith(".toml") else f"{name}.toml")
+    if not path.is_absolute() and packaged.is_file():
+        return packaged
+    known = ", ".join(sorted(p.stem for p in recipes_dir().glob("*.toml")))
+    raise ConfigError("recipe", f"no recipe file at {path} and no recipe named {name!r}",
+                      f"give a path to a .toml file or one of: {known}")
+
+
 def load_recipe(source, *, data_root=None, overrides=(), check_model=True):
     """Read, merge, override and validate a recipe.
 
-    ``source`` is a path to a TOML file or a dict of the same shape.
-    ``data_root`` replaces ``data.root``; ``overrides`` are ``"key=value"``
-    strings (value in TOML syntax; bare words are strings). Returns the
-    resolved recipe as a plain nested dict.
+    Args:
+        source: a recipe name or path (:func:`find_recipe`) or a dict of
+            the same shape as the TOML.
+        data_root: replaces ``data.root``.
+        overrides: ``"key=value"`` strings (value in TOML syntax; bare
+            words are strings).
+        check_model: check the ``[model]`` section against the registry.
+
+    Returns the resolved recipe as a plain nested dict.
+
+    Example:
+        >>> recipe = load_recipe("audio_cnn", data_root="data/msd",
+        ...                      overrides=["training.epochs=2"])
     """
     if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError("recipe", f"no recipe file at {path}",
-                              "give a path to a .toml file, e.g. recipes/contrastive_a2p.toml")
+        path = find_recipe(source)
         try:
             with path.open("rb") as f:
                 raw = tomllib.load(f)
@@ -367,11 +400,17 @@ def _check_model(name, model_section):
                               f"accepted: {', '.join(sorted(accepted - {'name'}))}")
 
 
+def _default_mel(name):
+    """The model class's default mel preset; None for a name the registry lacks."""
+    from .. import registry
+    return registry.model_info(name).mel if name in registry.list_models() else None
+
+
 def mel_preset_name(recipe):
-    """data.mel, else the model's own ``mel``, else the family's preset."""
+    """data.mel, else the model's own ``mel``, else the model class's default."""
     model_mel = recipe["model"].get("mel")
     return (recipe["data"]["mel"] or (model_mel if isinstance(model_mel, str) else None)
-            or FAMILY_PRESET.get(recipe["model"]["name"], "melon48"))
+            or _default_mel(recipe["model"]["name"]) or "melon48")
 
 
 def _check_mel(recipe):
@@ -384,13 +423,17 @@ def _check_mel(recipe):
         raise ConfigError("data.mel", e.problem, e.hint) from None
     encoder = recipe["model"].get("encoder")
     encoder = encoder if isinstance(encoder, dict) else {}
-    expected = encoder.get("n_mels", FAMILY_N_MELS.get(name))
+    # A model is built for its default preset's bands (paper B's encoder on
+    # Melon's 48, paper A's on 224); a recipe may change the encoder's n_mels
+    # together with the preset, never one without the other.
+    default = _default_mel(name)
+    expected = encoder.get("n_mels", get_preset(default).n_mels if default else None)
     if expected is not None and spec.n_mels != expected:
         raise ConfigError(
             "data.mel",
             f"preset {preset!r} has {spec.n_mels} mel bands but model {name!r} "
             f"takes {expected}",
-            f"use mel = {FAMILY_PRESET.get(name)!r}, or set model.encoder.n_mels "
+            f"use mel = {default!r}, or set model.encoder.n_mels "
             f"with a preset of that many bands")
     reader = recipe["data"]["reader"]
     on_disk = READER_MEL_BANDS.get(reader)
