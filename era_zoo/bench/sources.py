@@ -246,15 +246,39 @@ def embed_with_model(table, model, *, level="projection", on_error="raise", prob
 def embed_with_callable(table, fn, *, sample_rate=16000, on_error="raise", problems=None,
                         progress=True):
     """Embeddings from ``fn(waveform, sample_rate)`` for each track's audio
-    (decoded mono at ``sample_rate``); ``fn`` returns (n_chunks, d) or (d,)."""
+    (decoded mono at ``sample_rate``); ``fn`` returns (n_chunks, d) or (d,).
+
+    Args:
+        table: a TrackTable.
+        fn: the embedding function (another system's model, for instance).
+        sample_rate: the rate ``fn`` takes, in Hz.
+        on_error: ``"raise"`` or ``"skip"`` (counted in ``problems``).
+        problems: a ProblemReport.
+        progress: show a progress bar.
+
+    Example:
+        >>> emb = embed_with_callable(table, lambda w, sr: w[:8][None], sample_rate=16000,
+        ...                           progress=False)  # doctest: +SKIP
+    """
     return _embed_callable(table, fn, sample_rate=sample_rate, on_error=on_error,
                            problems=problems, progress=progress,
                            description=f"callable {getattr(fn, '__name__', type(fn).__name__)}")
 
 
 def embed_table(table, source, **kw):
-    """Embeddings of ``table`` from any source: an ``Embeddings`` (returned as
-    is), a path to an ``.npz``, an era_zoo model (has ``embed``) or a callable."""
+    """Embeddings of ``table`` from any source.
+
+    Args:
+        table: a TrackTable.
+        source: an ``Embeddings`` (returned as is), a path to an ``.npz``, an
+            era_zoo model (has ``embed``: :func:`embed_with_model`) or a
+            callable (:func:`embed_with_callable`).
+        **kw: the options of the route taken (``level``, ``sample_rate``,
+            ``on_error``, ``problems``, ``progress``).
+
+    Example:
+        >>> emb = embed_table(table, era_zoo.load("contrastive_a2p"), level="trunk")  # doctest: +SKIP
+    """
     if isinstance(source, Embeddings):
         return source
     if isinstance(source, (str, os.PathLike)):
