@@ -24,7 +24,8 @@ import json, sys
 import numpy as np
 import era_zoo
 from era_zoo.inference import predict_era
-from era_zoo.registry import list_models, preset_artist_text
+from era_zoo.presets import list_presets
+from era_zoo.registry import list_models, model_info, preset_artist_text
 from era_zoo.training.recipe import find_recipe
 
 rate = 22050
@@ -34,10 +35,12 @@ wave = sum(np.sin(2 * np.pi * f * t) * np.exp(-((t % 1.3) * k)) / k
 wave = (0.3 * wave / np.abs(wave).max()).astype(np.float32)
 out = {"file": era_zoo.__file__, "recipe": str(find_recipe("audio_cnn")), "models": {},
        "finders": [getattr(f, "__name__", type(f).__name__) for f in sys.meta_path]}
-for name in list_models(pretrained=True):
-    model = era_zoo.load(name)
-    r = predict_era(model, wave, rate)
+for name in list_models(pretrained=True, family="era"):
+    r = predict_era(era_zoo.load(name), wave, rate)
     out["models"][name] = [r["expected_year"]] + [r["decades"][d] for d in sorted(r["decades"])]
+# Every preset loads by its name; the others' weights stand for their outputs.
+out["presets"] = {p: [float(np.abs(w).sum()) for w in era_zoo.load(p).get_weights()]
+                  for p in list_presets() if model_info(list_presets()[p].model).family != "era"}
 text = preset_artist_text("audioart_mmc")
 out["tokens"] = text.tokens.tolist()
 print("RESULT " + json.dumps(out))
@@ -107,3 +110,4 @@ def test_wheel_installs_a_working_zoo(tmp_path):
         np.testing.assert_allclose(installed["models"][name], values, rtol=0, atol=1e-6,
                                    err_msg=name)
     assert installed["tokens"] == checkout["tokens"]
+    assert installed["presets"] == checkout["presets"]
