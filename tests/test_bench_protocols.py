@@ -210,11 +210,25 @@ def test_melon_fixture_end_to_end(tmp_path):
     emb = Embeddings(rng.normal(size=(len(table), 8)), np.array([t.track_id for t in table]))
     result = run_melon(table, emb, k=10, per_query=10, runs=2, progress=False)
     split = {t.track_id: t.split for t in table}
-    expected = sum(any(split.get(str(s)) == "test" for s in songs)
-                   for songs in table.extras["playlists"].values())
-    assert result["playlists_evaluated"] == expected
+    file_of = table.extras["playlist_split"]
+
+    def holding_test(files):
+        return sum(any(split.get(str(s)) == "test" for s in songs)
+                   for pid, songs in table.extras["playlists"].items() if file_of[pid] in files)
+
+    # by default train.json's playlists, as the reference draws them
+    assert result["protocol"]["playlist_files"] == ["train"]
+    assert result["playlists_evaluated"] == holding_test({"train"})
+    assert result["paper_playlists_evaluated"] == 104_410
     assert result["candidates"] == sum(t.split == "test" for t in table)
     assert 0 <= result["summary"]["ndcg"] <= 1
+    every = run_melon(table, emb, k=10, per_query=10, runs=1, playlist_files=None,
+                      progress=False)
+    assert every["playlists_evaluated"] == holding_test({"train", "val", "test"}) \
+        > result["playlists_evaluated"]
+    queries = run_melon(table, emb, k=10, per_query=10, runs=1, playlist_files=["val", "test"],
+                        progress=False)
+    assert queries["playlists_evaluated"] == holding_test({"val", "test"})
 
 
 # --- era ---------------------------------------------------------------------------

@@ -49,6 +49,26 @@ def test_bench_melon_prints_random_baseline(tmp_path, capsys):
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["candidates"] == sum(t.split == "test" for t in table)
     assert result["summary"]["random"]["ndcg"]["n"] == 2
+    # the reference's playlists: train.json's holding a test-set track
+    split = {t.track_id: t.split for t in table}
+    expected = sum(any(split[str(s)] == "test" for s in songs)
+                   for pid, songs in table.extras["playlists"].items()
+                   if table.extras["playlist_split"][pid] == "train")
+    assert result["protocol"]["playlist_files"] == ["train"]
+    assert (result["playlists_evaluated"], result["paper_playlists_evaluated"]) == (
+        expected, 104_410)
+    assert f"Playlists evaluated: {expected} of train.json (paper B: 104,410)." in stdout
+    code = main(["bench", "melon", "--data", str(root), "--embeddings", str(npz), "--runs", "1",
+                 "--k", "5", "--per-query", "5", "--playlist-files", "all",
+                 "--json", str(tmp_path / "all.json"), "--quiet"])
+    every = json.loads((tmp_path / "all.json").read_text())
+    assert every["protocol"]["playlist_files"] is None
+    assert every["playlists_evaluated"] == sum(any(split[str(s)] == "test" for s in songs)
+                                               for songs in table.extras["playlists"].values())
+    assert "of every playlist file (paper B: 104,410)" in capsys.readouterr().out
+    assert main(["bench", "melon", "--data", str(root), "--embeddings", str(npz),
+                 "--playlist-files", "train,valid", "--quiet"]) == 2
+    assert "playlist_files: unknown playlist file(s) ['valid']" in capsys.readouterr().err
 
 
 def test_bench_era_on_msd_fixture(tmp_path, capsys):

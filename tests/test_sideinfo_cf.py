@@ -101,6 +101,38 @@ def test_tracks_without_playlists_are_zero_masked_and_counted_by_split():
     assert "3 without playlists" in cf.summary()
 
 
+def test_melon_tables_fit_on_train_json_playlists_by_default():
+    """The reference fits on train.json's playlists; val.json and test.json
+    (the challenge's query playlists) are an option."""
+    playlists, _ = clustered_playlists(n_tracks=40, n_playlists=30)
+    file_of = {p: ("train", "train", "val", "test")[i % 4] for i, p in enumerate(playlists)}
+    tracks = [Track(f"t{t}", split="train" if t < 30 else "test") for t in range(40)]
+    table = TrackTable("melon", tracks, extras={"playlists": playlists,
+                                                 "playlist_split": file_of})
+    train_ids = [f"t{t}" for t in range(30)]
+    order = [t.track_id for t in tracks]
+
+    def fitted_on(files):
+        chosen = {p: tids for p, tids in playlists.items() if file_of[p] in files}
+        return playlist_cf_vectors(chosen, train_ids, track_ids=order, **FAST)
+
+    default = playlist_cf_vectors(table, **FAST)
+    assert default.settings["playlist_files"] == ["train"]
+    assert default.settings["playlists"] == 16
+    np.testing.assert_array_equal(default.vectors, fitted_on({"train"}).vectors)
+    assert "from 16 playlists (train.json)" in default.summary()
+
+    every = playlist_cf_vectors(table, playlist_files=None, **FAST)
+    assert every.settings["playlist_files"] is None and every.settings["playlists"] == 30
+    np.testing.assert_array_equal(every.vectors, fitted_on({"train", "val", "test"}).vectors)
+    both = playlist_cf_vectors(table, playlist_files=["val", "train"], **FAST)
+    assert both.settings["playlist_files"] == ["train", "val"]
+    np.testing.assert_array_equal(both.vectors, fitted_on({"train", "val"}).vectors)
+
+    with pytest.raises(ConfigError, match=r"playlist_files.*'valid'.*test, train, val"):
+        playlist_cf_vectors(table, playlist_files=["valid"], **FAST)
+
+
 def test_second_call_loads_from_cache(tmp_path, monkeypatch):
     playlists, _ = clustered_playlists()
     train = [f"t{t}" for t in range(60)]

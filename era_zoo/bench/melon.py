@@ -27,10 +27,16 @@ ground truth is. Ours:
   however many playlists hold it.
 - **random baseline**: per playlist, ``k`` distinct test tracks uniformly at
   random; mean and std over ``runs`` seeds.
+- **playlists**: those of ``train.json`` (``playlist_files=("train",)``),
+  as the reference draws them; ``val.json`` and ``test.json`` (the
+  challenge's query playlists) are selectable, or all (None). The number
+  evaluated is reported beside the paper's 104,410.
 """
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..data.melon import (REFERENCE_PLAYLIST_FILES, playlist_files_text,
+                          select_playlist_files)
 from ..errors import ConfigError, DataError
 from .knn import cosine_top_k
 from .metrics import ranking_scores
@@ -119,16 +125,47 @@ def random_continuations(n_playlists, n_candidates, k, rng):
     return draws.astype(np.int32)
 
 
-def run_melon(table, embeddings, *, k=100, per_query=100, queries="seed", runs=10, seed=0,
-              block_size=1024, progress=True):
-    """Run the protocol on a Melon TrackTable (``extras["playlists"]``:
-    playlist id -> track ids) and ``Embeddings``; returns a result dict."""
+# Paper B, 3.3: playlists with at least one test-set track.
+PAPER_PLAYLISTS = 104_410
+
+
+def run_melon(table, embeddings, *, k=100, per_query=100, queries="seed",
+              playlist_files=REFERENCE_PLAYLIST_FILES, runs=10, seed=0, block_size=1024,
+              progress=True):
+    """Run the protocol on a Melon TrackTable and ``Embeddings``; returns a result dict.
+
+    Args:
+        table: a Melon TrackTable (``extras["playlists"]``: playlist id ->
+            track ids; ``extras["playlist_split"]``: playlist id -> file).
+        embeddings: the tracks' embeddings (``bench.sources``).
+        k: continuation length and metric cut-off.
+        per_query: test tracks retrieved per query track.
+        queries: "seed" or "all" (see the module doc).
+        playlist_files: the playlist files evaluated (default: train.json,
+            the reference's; None: all).
+        runs, seed: the random baseline's repetitions and first seed.
+        block_size: queries per matrix product.
+        progress: show progress bars.
+
+    Example:
+        >>> import numpy as np
+        >>> from era_zoo.bench.sources import Embeddings
+        >>> from era_zoo.data.fixtures import write_melon_fixture
+        >>> from era_zoo.data.melon import read_melon
+        >>> table = read_melon(write_melon_fixture("/tmp/melon_bench", n_tracks=40))
+        >>> X = np.random.default_rng(0).normal(size=(len(table), 8))
+        >>> emb = Embeddings(X, np.array([t.track_id for t in table]))
+        >>> run_melon(table, emb, k=10, runs=1, progress=False)["paper_playlists_evaluated"]
+        104410
+    """
     if queries not in ("seed", "all"):
         raise ConfigError("queries", f"{queries!r} is not 'seed' or 'all'")
     playlists = table.extras.get("playlists")
     if not playlists:
         raise DataError(table.name, "the table has no playlists (extras['playlists'])",
                         "read Melon with its playlist files (train.json, val.json, test.json)")
+    playlists, files = select_playlist_files(playlists, table.extras.get("playlist_split"),
+                                             playlist_files, "playlist_files")
     clock = Stopwatch()
     with clock("prepare"):
         means, present, _ = embeddings.track_means(table)
@@ -163,7 +200,8 @@ def run_melon(table, embeddings, *, k=100, per_query=100, queries="seed", runs=1
         n_test = np.bincount(pl[is_test[pos]], minlength=len(pids))
         evaluated = np.flatnonzero(n_test > 0)
         if not len(evaluated):
-            raise DataError(table.name, "no playlist holds a test-set track")
+            raise DataError(table.name, f"no playlist of {playlist_files_text(files)} holds a "
+                                        "test-set track")
         row_of_pl = np.full(len(pids), -1, np.int64)
         row_of_pl[evaluated] = np.arange(len(evaluated))
 
@@ -200,9 +238,11 @@ def run_melon(table, embeddings, *, k=100, per_query=100, queries="seed", runs=1
         "benchmark": "melon",
         "source": embeddings.description,
         "protocol": {"k": k, "per_query": per_query, "queries": queries, "runs": runs, "seed": seed,
+                     "playlist_files": files,
                      "search": "exact cosine (blocked)",
                      "ground_truth": "the playlist's test-set tracks"},
         "playlists_evaluated": len(pids),
+        "paper_playlists_evaluated": PAPER_PLAYLISTS,
         "playlists_without_queries": int(sum(len(q) == 0 for q in query_lists)),
         "candidates": len(cand_pos),
         "test_tracks_without_embeddings": missing_test,

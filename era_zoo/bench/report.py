@@ -62,9 +62,13 @@ def markdown_table(result, name=None):
     elif kind == "melon":
         k = result["protocol"]["k"]
         rnd = s["random"]
+        from ..data.melon import playlist_files_text
+        where = playlist_files_text(result["protocol"].get("playlist_files"))
         rows = [f"| Model | NDCG@{k} | MAP@{k} |", "|---|---|---|",
                 f"| random | {rnd['ndcg']['mean']:.4f} | {rnd['map']['mean']:.4f} |",
-                f"| {name} | {s['ndcg']:.4f} | {s['map']:.4f} |"]
+                f"| {name} | {s['ndcg']:.4f} | {s['map']:.4f} |", "",
+                f"Playlists evaluated: {result['playlists_evaluated']:,} of {where} "
+                f"(paper B: {result['paper_playlists_evaluated']:,})."]
     elif kind == "era":
         k = result["protocol"]["k"]
         rows = [f"| Model | Accuracy ±{k} years (%) | Exact bin (%) | Decade (%) | MAE (years) |",

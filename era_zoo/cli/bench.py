@@ -83,6 +83,9 @@ def _melon_options(p):
                    help="seed: the playlist's non-test tracks query (default); all: every track, "
                         "test tracks included (the paper's literal reading, leaks the answer)")
     p.add_argument("--block-size", type=int, default=1024, help="queries per matrix product (default 1024)")
+    p.add_argument("--playlist-files", default="train", metavar="FILES",
+                   help="playlists evaluated: comma-separated Melon playlist files (train, val, "
+                        "test) or 'all' (default: train, as the reference)")
 
 
 def _era_options(p):
@@ -147,8 +150,10 @@ def run(args):
         result = jamendo.run_jamendo(table, source, category=args.category,
                                      probe=_probe(args, jamendo.JAMENDO_PROBE), **common)
     elif args.protocol == "melon":
+        files = None if args.playlist_files == "all" else \
+            [f.strip() for f in args.playlist_files.split(",") if f.strip()]
         result = melon.run_melon(table, source, k=args.k, per_query=args.per_query, queries=args.queries,
-                                 block_size=args.block_size, **common)
+                                 playlist_files=files, block_size=args.block_size, **common)
     else:
         text = None
         if args.artist_text:

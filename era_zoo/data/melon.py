@@ -33,6 +33,11 @@ use: "genre" top-level, "detail_genre" detailed), ``playlists`` (id -> track ids
 shipped mels were computed with; inference reads them only for models of
 that preset, see ``era_zoo.inference.track_input``).
 
+Playlists: all three files are read. The reference uses train.json's only,
+for its CF vectors and for the continuation benchmark, and so do
+``era_zoo.sideinfo.cf`` and ``era_zoo.bench.melon`` by default
+(``REFERENCE_PLAYLIST_FILES``; :func:`select_playlist_files` picks others).
+
 Split: Melon has no track split; paper B uses 80/10/10 by multilabel
 stratification on genres. Here it is iterative stratification
 (``stratify.py``) on ``genres``, seeded; songs without genres are dealt out
@@ -49,13 +54,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .problems import ProblemReport
 from .readers import check_on_error, check_split_fractions, load_json
 from .stratify import iterative_stratification
 from .table import SPLITS, Track, TrackTable
 
 PLAYLIST_FILES = ("train", "val", "test")
+# Paper B's reference fits its CF vectors on train.json's playlists and draws
+# the continuation benchmark's playlists from them; val.json and test.json
+# hold the challenge's query playlists.
+REFERENCE_PLAYLIST_FILES = ("train",)
 MIN_YEAR, MAX_YEAR = 1800, 2100
 
 
@@ -232,3 +241,50 @@ def _index_mels(mel_root):
             if ext == ".npy":
                 found[stem] = entry.path
     return found
+
+
+def select_playlist_files(playlists, playlist_split, playlist_files, field="playlist_files"):
+    """The playlists of the chosen files, and the files as a sorted list.
+
+    Args:
+        playlists: playlist id -> track ids.
+        playlist_split: playlist id -> the file it came from (Melon: "train",
+            "val", "test"), or None where the dataset does not record it
+            (then every playlist is kept and the files are None).
+        playlist_files: the files to keep (a name or a list of names); None
+            keeps all.
+        field: the option's name in errors.
+
+    Example:
+        >>> select_playlist_files({"1": ["a"], "2": ["b"]}, {"1": "train", "2": "val"},
+        ...                       ["train"])
+        ({'1': ['a']}, ['train'])
+    """
+    if playlist_files is None or not playlist_split:
+        return playlists, None
+    if isinstance(playlist_files, str):
+        playlist_files = [playlist_files]
+    files = sorted({str(f) for f in playlist_files})
+    known = sorted(set(playlist_split.values()))
+    unknown = [f for f in files if f not in known]
+    if not files or unknown:
+        raise ConfigError(field, f"unknown playlist file(s) {unknown}" if unknown
+                          else "names no playlist file", f"the dataset's: {', '.join(known)}")
+    keep = set(files)
+    return {pid: tids for pid, tids in playlists.items()
+            if playlist_split.get(pid) in keep}, files
+
+
+def playlist_files_text(files):
+    """The chosen playlist files in words: "train.json" for ["train"],
+    "every playlist file" for None.
+
+    Args:
+        files: the file names (as :func:`select_playlist_files` returns them)
+            or None.
+
+    Example:
+        >>> playlist_files_text(["train", "val"])
+        'train.json, val.json'
+    """
+    return ", ".join(f"{f}.json" for f in files) if files else "every playlist file"

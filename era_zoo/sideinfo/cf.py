@@ -16,9 +16,15 @@ to keep the same ``factors + 1`` layout for the CF encoder.
 
 What the vectors are fitted on, and what happens to the other tracks:
 
+- Which playlists: on Melon, those of ``train.json`` (``playlist_files=
+  ("train",)``, the default), as the reference fits its CF vectors; the
+  challenge's ``val.json`` and ``test.json`` query playlists are
+  selectable (``("train", "val", "test")`` or None for all). A table that
+  does not record which file each playlist came from (no
+  ``extras["playlist_split"]``) and a plain dict of playlists are used whole.
 - Only training-split tracks are columns of the factorised matrix, so no valid
-  or test track influences the factors. Rows are the playlists holding at
-  least one training track; a track listed twice in a playlist counts once.
+  or test track influences the factors. Rows are the chosen playlists holding
+  at least one training track; a track listed twice in a playlist counts once.
 - Non-training tracks that share a playlist with the training matrix are
   *folded in* (``fold_in=True``): their vector is fitted against the frozen
   playlist factors with the model's own objective (BPR: the same sampled
@@ -48,6 +54,8 @@ import scipy.sparse as sp
 
 from ..atomic import atomic_path
 from ..errors import ConfigError, DataError
+from ..data.melon import (REFERENCE_PLAYLIST_FILES, playlist_files_text,
+                          select_playlist_files)
 from ..data.table import TrackTable
 from . import cache as _cache
 
@@ -117,8 +125,11 @@ class CFVectors:
 
     def summary(self):
         c = self.counts
+        where = playlist_files_text(self.settings.get("playlist_files"))
         lines = [f"CF vectors ({self.settings.get('method', '?')}, {self.dim}-d) for "
-                 f"{len(self)} tracks: {c.get('fitted', 0)} fitted on training playlists, "
+                 f"{len(self)} tracks, from {self.settings.get('playlists', '?')} playlists "
+                 f"({where}): "
+                 f"{c.get('fitted', 0)} fitted (training tracks), "
                  f"{c.get('folded_in', 0)} folded in, {c.get('without_playlists', 0)} "
                  f"without playlists (zero vector, has_vector=False)"]
         by_split = c.get("without_playlists_by_split")
@@ -158,9 +169,9 @@ class CFVectors:
 
 
 def playlist_cf_vectors(table_or_playlists, train_track_ids=None, *, track_ids=None,
-                        method="bpr", factors=300, epochs=50, learning_rate=0.05,
-                        regularization=0.01, alpha=1.0, fold_in=True, fold_in_steps=100,
-                        fold_in_learning_rate=1.0,
+                        playlist_files=REFERENCE_PLAYLIST_FILES, method="bpr", factors=300,
+                        epochs=50, learning_rate=0.05, regularization=0.01, alpha=1.0,
+                        fold_in=True, fold_in_steps=100, fold_in_learning_rate=1.0,
                         seed=0, num_threads=1, cache_dir=None, progress=True):
     """Fit CF vectors on the training-split tracks of a playlist x track matrix.
 
@@ -171,6 +182,9 @@ def playlist_cf_vectors(table_or_playlists, train_track_ids=None, *, track_ids=N
     ``{playlist_id: [track_ids]}`` (then ``train_track_ids`` is required and
     the output lists the training tracks, then the other playlist tracks in
     order of first appearance). ``track_ids`` overrides the output order.
+    ``playlist_files``: the playlist files whose playlists are factorised
+    (Melon: "train", "val", "test"; default ("train",), the reference's
+    choice; None: all), where the table records them.
 
     Defaults follow paper B where it is explicit (300 factors, 50 epochs,
     learning rate 0.05). ``regularization`` 0.01 is implicit's default (the
@@ -185,9 +199,10 @@ def playlist_cf_vectors(table_or_playlists, train_track_ids=None, *, track_ids=N
     for name, value in (("factors", factors), ("epochs", epochs), ("fold_in_steps", fold_in_steps)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(name, f"must be a positive integer, not {value!r}")
-    playlists, train_ids, order, split_of = _normalise_inputs(table_or_playlists,
-                                                              train_track_ids, track_ids)
-    settings = dict(method=method, factors=int(factors), epochs=int(epochs),
+    playlists, train_ids, order, split_of, files = _normalise_inputs(
+        table_or_playlists, train_track_ids, track_ids, playlist_files)
+    settings = dict(playlist_files=files, playlists=len(playlists),
+                    method=method, factors=int(factors), epochs=int(epochs),
                     learning_rate=float(learning_rate), regularization=float(regularization),
                     alpha=float(alpha), fold_in=bool(fold_in), fold_in_steps=int(fold_in_steps),
                     fold_in_learning_rate=float(fold_in_learning_rate),
@@ -214,10 +229,12 @@ def playlist_cf_vectors(table_or_playlists, train_track_ids=None, *, track_ids=N
 
 # --- inputs -----------------------------------------------------------------
 
-def _normalise_inputs(table_or_playlists, train_track_ids, track_ids):
-    """Canonical form: playlists sorted by id with de-duplicated string track ids,
-    so the fit depends on the content only, not on dict or list order."""
+def _normalise_inputs(table_or_playlists, train_track_ids, track_ids, playlist_files):
+    """Canonical form: the chosen playlists sorted by id with de-duplicated
+    string track ids, so the fit depends on the content only, not on dict or
+    list order. Also returns the playlist files used (None: all)."""
     split_of = {}
+    files = None
     if isinstance(table_or_playlists, TrackTable):
         table = table_or_playlists
         split_of = {t.track_id: t.split for t in table}
@@ -227,6 +244,8 @@ def _normalise_inputs(table_or_playlists, train_track_ids, track_ids):
             for t in table:
                 for pid in t.playlists:
                     raw.setdefault(pid, []).append(t.track_id)
+        raw, files = select_playlist_files(raw, table.extras.get("playlist_split"),
+                                           playlist_files, "sideinfo.cf.playlist_files")
         if train_track_ids is None:
             train_track_ids = [t.track_id for t in table if t.split == "train"]
         default_order = [t.track_id for t in table]
@@ -259,7 +278,7 @@ def _normalise_inputs(table_or_playlists, train_track_ids, track_ids):
     else:
         order = list(dict.fromkeys([str(t) for t in train_track_ids] +
                                    [str(t) for tids in raw.values() for t in tids]))
-    return playlists, train_ids, order, split_of
+    return playlists, train_ids, order, split_of, files
 
 
 def _fingerprint(playlists, train_ids, settings):
