@@ -263,7 +263,7 @@ def test_artist_text_errors(mmc_run, era_model, tmp_path, capsys):
     from era_zoo.inference import load_model
     from era_zoo.inference.text import read_artist_text_tsv
 
-    run, _, _ = mmc_run
+    run, _, table = mmc_run
     _, saved = era_model
     wav = _write_wav(tmp_path / "a.wav", RATE, seed=6)
     assert main(["predict", str(wav), "--model", str(saved), "--artist-text", "x"]) == 2
@@ -272,6 +272,14 @@ def test_artist_text_errors(mmc_run, era_model, tmp_path, capsys):
     load_model(run).save(lone)
     assert main(["predict", str(wav), "--model", str(lone), "--artist-text", "x"]) == 2
     assert "ships no artist-text tokenizer" in capsys.readouterr().err
+    # A run's .keras files find the run's tokenizer (the demo loads best.keras).
+    from era_zoo.inference import load_artist_text
+    assert load_artist_text(run / "model.keras").vocabulary == table.vocabulary
+    (tmp_path / "run2" / "checkpoints").mkdir(parents=True)
+    table.save(tmp_path / "run2" / "artist_text")
+    best = tmp_path / "run2" / "checkpoints" / "best.keras"
+    assert load_artist_text(best).vocabulary == table.vocabulary
+    assert load_artist_text(lone) is None
     bad = tmp_path / "bad.tsv"
     bad.write_text("a.wav\ttext\nno tab here\n", encoding="utf-8")
     with pytest.raises(DataError, match="bad.tsv: line 2 has no tab"):

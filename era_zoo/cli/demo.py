@@ -205,9 +205,9 @@ def train_era_models(ctx):
 def era_table(ctx):
     from ..bench.era import run_era
     from ..data.demo.reader import read_demo
-    from ..inference import load_model
+    from ..errors import DataError
+    from ..inference import load_artist_text, load_model
     from ..registry import model_info
-    from ..sideinfo.artist_text import ArtistTextTable
 
     table = read_demo(ctx.results["corpus"])
     sizes = table.split_counts()
@@ -218,7 +218,10 @@ def era_table(ctx):
         ctx.results["models"][name] = model
         settings = [("audio only", None)]
         if model_info(name).reads("artist_text"):
-            text = ArtistTextTable.load(ctx.results["runs"][name].parents[1] / "artist_text")
+            text = load_artist_text(ctx.results["runs"][name])  # the run's tokenizer
+            if text is None:
+                raise DataError(ctx.results["runs"][name], "its run holds no artist_text",
+                                "delete the run folder and run the demo again")
             settings.append(("+ artist text", text))
         for inputs, text in settings:
             s = run_era(table, model, k=3, progress=False, artist_text=text)["summary"]

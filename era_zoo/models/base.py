@@ -29,7 +29,6 @@ import numpy as np
 from ..audio.presets import MelSpec, get_preset
 from ..errors import ConfigError
 from ..layers.audio_encoder import AudioEncoder
-from . import embedding
 
 # The audio encoder of the registry's test configurations (register_model's
 # test_config): seven blocks like paper B's at 8-16 channels, whose pools
@@ -245,13 +244,28 @@ class ZooModel(_Steps, keras.Model):
 
     # --- embeddings ---------------------------------------------------------
     def embed(self, x, sample_rate=None, level="projection", batch_size=64):
-        """Embeddings of one track from this model's audio encoder:
-        {"chunks": (n_chunks, d), "track": (d,) mean}. ``x``: a waveform
-        (samples,) with ``sample_rate``, a (n_mels, frames) log-mel (cut
-        into non-overlapping n_frames chunks) or (n_chunks, n_mels,
-        n_frames) chunks. ``level``: "projection" or "trunk"."""
-        return embedding.embed(self.audio_encoder, self.mel_spec, x, sample_rate,
-                               level, batch_size)
+        """Embeddings of one track from this model's audio encoder, by
+        :func:`era_zoo.inference.embed` (the chunks and padding of every
+        entry point).
+
+        Args:
+            x: a waveform (samples,) with ``sample_rate``, a (n_mels, frames)
+                log-mel (cut into non-overlapping n_frames chunks, a shorter
+                one repeated to one chunk) or (n_chunks, n_mels, n_frames) chunks.
+            sample_rate: the waveform's rate in Hz.
+            level: ``"projection"`` or ``"trunk"``.
+            batch_size: chunks per encoder call.
+
+        Returns:
+            ``{"chunks": (n_chunks, d), "track": (d,) mean}``.
+
+        Example:
+            >>> model = era_zoo.create_model("audio_cnn")  # doctest: +SKIP
+            >>> model.embed(waveform, sample_rate=44100)["track"].shape  # doctest: +SKIP
+            (128,)
+        """
+        from ..inference import embed
+        return embed(self, x, sample_rate, level, batch_size)
 
     # --- config -------------------------------------------------------------
     def get_config(self):

@@ -1,8 +1,7 @@
-"""Embeddings from a model's audio encoder: one per non-overlapping
-``n_frames`` chunk, and their mean as the track's embedding (paper B, 3.3).
-
-The chunks come from :mod:`era_zoo.inference.inputs` (one padding rule, one
-mel-or-audio rule for every caller).
+"""Embeddings of ready chunks from a model's audio encoder, at its two
+levels. A track's chunks come from :mod:`era_zoo.inference.inputs` and its
+embedding (the mean over its chunks, paper B 3.3) from
+:func:`era_zoo.inference.embed`.
 """
 import numpy as np
 
@@ -35,7 +34,8 @@ def embed_chunks(audio_encoder, chunks, level="projection", batch_size=64):
 
     Example:
         >>> import numpy as np, era_zoo
-        >>> small = era_zoo.registry.model_info("audio_cnn").test_config
+        >>> from era_zoo.registry import model_info
+        >>> small = model_info("audio_cnn").test_config
         >>> model = era_zoo.create_model("audio_cnn", **small)
         >>> embed_chunks(model.audio_encoder, np.zeros((3, 48, 64), np.float32)).shape
         (3, 16)
@@ -52,32 +52,3 @@ def embed_chunks(audio_encoder, chunks, level="projection", batch_size=64):
     out = {name: np.concatenate(parts) for name, parts in out.items()}
     return out[level] if isinstance(level, str) else out
 
-
-def embed(audio_encoder, spec, x, sample_rate=None, level="projection", batch_size=64):
-    """Embeddings of one track: ``{"chunks": (n_chunks, d), "track": (d,)}``.
-
-    Args:
-        audio_encoder: the model's audio encoder.
-        spec: the model's MelSpec.
-        x: a waveform (samples,) (needs ``sample_rate``), a (n_mels, frames)
-            mel or ready (n_chunks, n_mels, n_frames) chunks; cut and padded
-            by :func:`era_zoo.inference.inputs.as_chunks`.
-        sample_rate: the waveform's rate in Hz.
-        level: ``"projection"`` or ``"trunk"``.
-        batch_size: chunks per encoder call.
-
-    Example:
-        >>> import numpy as np, era_zoo
-        >>> small = era_zoo.registry.model_info("audio_cnn").test_config
-        >>> model = era_zoo.create_model("audio_cnn", **small)
-        >>> embed(model.audio_encoder, model.mel_spec, np.zeros((48, 130), np.float32))["chunks"].shape
-        (2, 16)
-    """
-    from ..inference.inputs import as_chunks
-
-    if not isinstance(level, str):
-        raise ConfigError("level", f"{level!r}: one level per call", f"one of {', '.join(LEVELS)}")
-    _check_levels(level)
-    chunks = as_chunks(x, spec, audio_encoder.n_frames, sample_rate)
-    emb = embed_chunks(audio_encoder, chunks, level, batch_size)
-    return {"chunks": emb, "track": emb.mean(axis=0)}
