@@ -18,19 +18,21 @@ Modules: :mod:`~era_zoo.inference.loading` (model sources),
 :mod:`~era_zoo.inference.tracks` (embeddings and era predictions),
 :mod:`~era_zoo.inference.text` (artist text for files).
 """
-from .inputs import (as_chunks, chunk_mel, file_track, open_mel, read_mel, repeat_frames,
-                     track_chunks, track_input, waveform_to_mel)
+from .inputs import (as_chunks, chunk_hop, chunk_mel, file_track, open_mel, read_mel,
+                     repeat_frames, track_chunks, track_input, waveform_to_mel)
 from .loading import load_artist_text, load_model, run_model_file
 from .text import ArtistTexts, read_artist_text_tsv
-from .tracks import (AUDIO_ONLY_NOTE, TrackEmbeddings, check_era_model, chunk_probabilities,
-                     embed, embed_files, embed_tracks, era_probabilities, era_summary,
-                     input_note, iter_track_chunks, model_batch, predict_era, predict_files,
+from .tracks import (AUDIO_ONLY_NOTE, TrackEmbeddings, check_era_model, chunk_embeddings,
+                     chunk_probabilities, embed, embed_files, embed_tracks, embedding_levels,
+                     era_probabilities, era_summary, input_frames, input_note,
+                     iter_track_chunks, model_batch, predict_era, predict_files,
                      predict_tracks, predicted_year, reads_artist_text, text_row)
 
 __all__ = [
     "AUDIO_ONLY_NOTE", "ArtistTexts", "TrackEmbeddings", "as_chunks", "check_era_model",
-    "chunk_mel", "chunk_probabilities", "embed", "embed_files", "embed_tracks",
-    "era_probabilities", "era_summary", "file_track", "input_note", "iter_track_chunks",
+    "chunk_embeddings", "chunk_hop", "chunk_mel", "chunk_probabilities", "embed",
+    "embed_files", "embed_tracks", "embedding_levels", "era_probabilities", "era_summary",
+    "file_track", "input_frames", "input_note", "iter_track_chunks",
     "load_artist_text", "load_model", "model_batch", "open_mel", "predict_era",
     "predict_files", "predict_tracks", "predicted_year", "read_artist_text_tsv", "read_mel",
     "reads_artist_text", "repeat_frames", "run_model_file", "text_row", "track_chunks",

@@ -53,30 +53,53 @@ def repeat_frames(mel, frames):
     return mel[:, np.arange(int(frames)) % mel.shape[1]]
 
 
-def chunk_mel(mel, n_frames):
+def chunk_hop(n_frames, overlap=0):
+    """Frames between the starts of neighbouring chunks: ``n_frames -
+    overlap``, checked.
+
+    Args:
+        n_frames: frames per chunk.
+        overlap: frames shared by neighbouring chunks, 0 <= overlap < n_frames.
+
+    Example:
+        >>> chunk_hop(187, 87)
+        100
+    """
+    overlap = int(overlap)
+    if not 0 <= overlap < int(n_frames):
+        raise ConfigError("overlap", f"{overlap} frames; must be >= 0 and below the "
+                                     f"chunk length ({n_frames} frames)")
+    return int(n_frames) - overlap
+
+
+def chunk_mel(mel, n_frames, overlap=0):
     """A track's mel cut into the model's input chunks.
 
-    Non-overlapping ``n_frames`` chunks, the incomplete tail dropped; a track
+    Chunks of ``n_frames`` starting every ``n_frames - overlap`` frames
+    (non-overlapping by default), the incomplete tail dropped; a track
     shorter than one chunk gives one chunk, padded by :func:`repeat_frames`.
 
     Args:
         mel: array (n_mels, T).
-        n_frames: frames per chunk (the model's ``audio_encoder.n_frames``).
+        n_frames: frames per chunk (the model's input length).
+        overlap: frames shared by neighbouring chunks (:func:`chunk_hop`).
 
     Returns:
-        A contiguous array (max(1, T // n_frames), n_mels, n_frames).
+        A contiguous array (1 + (max(T, n_frames) - n_frames) // hop, n_mels, n_frames).
 
     Example:
         >>> import numpy as np
         >>> chunk_mel(np.zeros((48, 300), np.float32), 128).shape
         (2, 48, 128)
+        >>> chunk_mel(np.zeros((48, 300), np.float32), 128, overlap=64).shape
+        (3, 48, 128)
     """
+    hop = chunk_hop(n_frames, overlap)
     mel = np.asarray(mel)
     if mel.shape[1] < n_frames:
         mel = repeat_frames(mel, n_frames)
-    n_chunks = mel.shape[1] // n_frames
-    chunks = mel[:, :n_chunks * n_frames].reshape(mel.shape[0], n_chunks, n_frames)
-    return np.ascontiguousarray(chunks.transpose(1, 0, 2))
+    windows = np.lib.stride_tricks.sliding_window_view(mel, n_frames, axis=1)[:, ::hop]
+    return np.ascontiguousarray(windows.transpose(1, 0, 2))
 
 
 def open_mel(path, spec=None):
@@ -193,7 +216,7 @@ def waveform_to_mel(wave, sample_rate, spec):
     return keras.ops.convert_to_numpy(mel)[0].astype(np.float32, copy=False)
 
 
-def as_chunks(x, spec, n_frames, sample_rate=None, where="<input>"):
+def as_chunks(x, spec, n_frames, sample_rate=None, where="<input>", overlap=0):
     """Any one-track input as the model's float32 chunks.
 
     Args:
@@ -204,6 +227,8 @@ def as_chunks(x, spec, n_frames, sample_rate=None, where="<input>"):
         n_frames: the model's input length in frames.
         sample_rate: the waveform's rate in Hz.
         where: the file the input came from, named in errors.
+        overlap: frames shared by neighbouring chunks cut from a waveform
+            or mel (:func:`chunk_mel`).
 
     Returns:
         float32 array (n_chunks, n_mels, n_frames).
@@ -226,7 +251,7 @@ def as_chunks(x, spec, n_frames, sample_rate=None, where="<input>"):
         if x.shape[0] != spec.n_mels:
             raise ConfigError("mel", f"{where} has {x.shape[0]} bands, the model takes "
                                      f"{spec.n_mels} (layout (n_mels, frames))")
-        x = chunk_mel(x, n_frames)
+        x = chunk_mel(x, n_frames, overlap)
     if x.ndim != 3 or x.shape[1:] != (spec.n_mels, n_frames):
         raise ConfigError("mel", f"shape {x.shape} is neither a waveform, a "
                                  f"({spec.n_mels}, frames) mel nor "
@@ -236,6 +261,10 @@ def as_chunks(x, spec, n_frames, sample_rate=None, where="<input>"):
 
 def same_spec(a, b):
     """Whether two mel specs compute the same features (their names aside).
+
+    Args:
+        a: a MelSpec, preset name or dict of MelSpec fields.
+        b: another.
 
     Example:
         >>> same_spec("melon48", "era224")
@@ -290,20 +319,30 @@ def track_input(track, spec, mel_preset=None):
     raise DataError(f"track {track.track_id}", "has neither audio nor a mel file")
 
 
-def track_chunks(track, spec, n_frames, mel_preset=None):
+def track_chunks(track, spec, n_frames, mel_preset=None, overlap=0):
     """:func:`track_input` cut by :func:`as_chunks`: ``(chunks, path)``.
+
+    Args:
+        track: a :class:`~era_zoo.data.table.Track`.
+        spec: the model's MelSpec.
+        n_frames: the model's input length in frames.
+        mel_preset: the preset of the table's mels where known.
+        overlap: frames shared by neighbouring chunks (0: non-overlapping).
 
     Example:
         >>> chunks, path = track_chunks(track, model.mel_spec,
         ...                             model.audio_encoder.n_frames)  # doctest: +SKIP
     """
     x, where = track_input(track, spec, mel_preset)
-    return as_chunks(x, spec, n_frames, spec.sample_rate, where=where), where
+    return as_chunks(x, spec, n_frames, spec.sample_rate, where=where, overlap=overlap), where
 
 
 def file_track(path):
     """A file given on a command line as a Track: a ``.npy`` is a
     precomputed mel, anything else audio; the track id is the path as given.
+
+    Args:
+        path: the file.
 
     Example:
         >>> file_track("song.flac").audio_path

@@ -87,6 +87,10 @@ class ArtistTexts:
     def from_tsv(cls, path, tokenizer):
         """Texts per file from a TSV (see :func:`read_artist_text_tsv`).
 
+        Args:
+            path: the TSV file.
+            tokenizer: the model's ArtistTextTable.
+
         Example:
             >>> ArtistTexts.from_tsv("texts.tsv", tokenizer)  # doctest: +SKIP
         """
@@ -95,8 +99,15 @@ class ArtistTexts:
     def text_of(self, file):
         """The artist text of ``file`` (a path as given).
 
+        Args:
+            file: the path as given on the command line.
+
         Raises:
             DataError: naming the file, when the TSV has no row for it.
+
+        Example:
+            >>> ArtistTexts(tokenizer, texts={"a/b.ogg": "x"}).text_of("b.ogg")  # doctest: +SKIP
+            'x'
         """
         if self.text is not None:
             return self.text

@@ -24,15 +24,67 @@ YEAR_FROM = ("argmax", "expected")
 
 # ------------------------------------------------------------------ one input
 
-def embed(model, x, sample_rate=None, level="projection", batch_size=64):
+def input_frames(model):
+    """Frames of one input chunk of ``model``: its audio encoder's, or the
+    model's own ``n_frames`` (the musicnn taggers, which have no
+    :class:`~era_zoo.layers.audio_encoder.AudioEncoder`).
+
+    Example:
+        >>> input_frames(era_zoo.load("musicnn_msd"))  # doctest: +SKIP
+        187
+    """
+    encoder = getattr(model, "audio_encoder", None)
+    return model.n_frames if encoder is None else encoder.n_frames
+
+
+def embedding_levels(model):
+    """The levels ``model`` embeds at, its default first: ``("projection",
+    "trunk")`` for the trained zoo models, the taggers' own ``levels``
+    (musicnn: penultimate, mean_pool, max_pool, taggram).
+
+    Example:
+        >>> embedding_levels(era_zoo.load("musicnn_vgg_msd"))  # doctest: +SKIP
+        ('pool5_flat', 'taggram')
+    """
+    from ..models.embedding import LEVELS
+    return tuple(getattr(model, "levels", LEVELS))
+
+
+def chunk_embeddings(model, chunks, level=None, batch_size=64):
+    """Embeddings of ready chunks (n, n_mels, n_frames) in inference mode.
+
+    Args:
+        model: a zoo model: its audio encoder, or its own ``embed_chunks``
+            (the taggers).
+        chunks: float32 array.
+        level: one of :func:`embedding_levels` (None: the first), or a tuple
+            of them computed in one pass.
+        batch_size: chunks per call.
+
+    Returns:
+        float32 (n, d) for one level; ``{level: (n, d)}`` for a tuple.
+
+    Example:
+        >>> chunk_embeddings(model, np.zeros((3, 48, 64), np.float32)).shape  # doctest: +SKIP
+        (3, 16)
+    """
+    level = embedding_levels(model)[0] if level is None else level
+    if hasattr(model, "embed_chunks"):
+        return model.embed_chunks(chunks, level, batch_size)
+    from ..models.embedding import embed_chunks
+    return embed_chunks(model.audio_encoder, chunks, level, batch_size)
+
+
+def embed(model, x, sample_rate=None, level=None, batch_size=64):
     """Embeddings of one track from a model's audio encoder.
 
     Args:
-        model: a zoo model (any family: every one has an audio encoder).
+        model: a zoo model (any family).
         x: a waveform (samples,) (needs ``sample_rate``), a (n_mels, frames)
             mel or (n_chunks, n_mels, n_frames) chunks.
         sample_rate: the waveform's rate in Hz (resampled to the model's).
-        level: ``"projection"`` or ``"trunk"``.
+        level: one of :func:`embedding_levels` (None: the model's default,
+            ``"projection"`` for the trained zoo models).
         batch_size: chunks per encoder call.
 
     Returns:
@@ -40,17 +92,25 @@ def embed(model, x, sample_rate=None, level="projection", batch_size=64):
 
     Example:
         >>> import numpy as np, era_zoo
-        >>> small = era_zoo.registry.model_info("audio_cnn").test_config
+        >>> from era_zoo.registry import model_info
+        >>> small = model_info("audio_cnn").test_config
         >>> model = era_zoo.create_model("audio_cnn", **small)
         >>> embed(model, np.zeros(8000, np.float32), 16000)["chunks"].shape  # half a chunk
         (1, 16)
     """
-    from ..models.embedding import embed as embed_encoder
-    return embed_encoder(model.audio_encoder, model.mel_spec, x, sample_rate, level, batch_size)
+    if not isinstance(level, (str, type(None))):
+        raise ConfigError("level", f"{level!r}: one level per call",
+                          f"one of {', '.join(embedding_levels(model))}")
+    chunks = as_chunks(x, model.mel_spec, input_frames(model), sample_rate)
+    emb = chunk_embeddings(model, chunks, level, batch_size)
+    return {"chunks": emb, "track": emb.mean(axis=0)}
 
 
 def check_era_model(model):
     """Raise ConfigError unless ``model`` predicts eras.
+
+    Args:
+        model: any model.
 
     Example:
         >>> check_era_model(era_zoo.create_model("contrastive_a2p"))  # doctest: +SKIP
@@ -64,6 +124,9 @@ def check_era_model(model):
 
 def reads_artist_text(model):
     """Whether ``model`` has an artist-text input (AudioArt-MMC).
+
+    Args:
+        model: a zoo model.
 
     Example:
         >>> reads_artist_text(era_zoo.create_model("audio_cnn"))  # doctest: +SKIP
@@ -127,6 +190,11 @@ def model_batch(model, chunks, artist_text=None):
 def chunk_probabilities(model, chunks, artist_text=None):
     """Era class probabilities of each chunk: float32 (n, n_classes).
 
+    Args:
+        model: an era model.
+        chunks: float32 (n, n_mels, n_frames).
+        artist_text: the track's artist-text row (see :func:`model_batch`).
+
     Example:
         >>> chunk_probabilities(model, chunks).sum(axis=1)  # doctest: +SKIP
         array([1., 1.], dtype=float32)
@@ -163,7 +231,7 @@ def predicted_year(probs, year_bins, year_from="argmax"):
     Example:
         >>> import numpy as np
         >>> from era_zoo.models.year_bins import YearBins
-        >>> predicted_year(np.array([0.1, 0.6, 0.3]), YearBins(1960, 1989, 10))
+        >>> float(predicted_year(np.array([0.1, 0.6, 0.3]), YearBins(1960, 1989, 10)))
         1974.5
     """
     if year_from not in YEAR_FROM:
@@ -225,7 +293,7 @@ def predict_era(model, x, sample_rate=None, top=3, artist_text=None):
         1891.3
     """
     check_era_model(model)
-    chunks = as_chunks(x, model.mel_spec, model.audio_encoder.n_frames, sample_rate)
+    chunks = as_chunks(x, model.mel_spec, input_frames(model), sample_rate)
     result = era_summary(model.year_bins, era_probabilities(model, chunks, artist_text), top)
     result["chunks"] = int(len(chunks))
     return result
@@ -239,6 +307,11 @@ class TrackEmbeddings:
 
     ``positions``: int64 (n,) positions of those tracks in the table given;
     ``chunks``: one float32 (n_chunks, d) array per track, in that order.
+
+    Example:
+        >>> emb = embed_tracks(model, table)  # doctest: +SKIP
+        >>> emb.X.shape, emb.owner.shape, emb.means.shape  # doctest: +SKIP
+        ((37, 128), (37,), (12, 128))
     """
     positions: np.ndarray
     chunks: list
@@ -259,7 +332,7 @@ class TrackEmbeddings:
         return np.stack([c.mean(axis=0) for c in self.chunks])
 
 
-def iter_track_chunks(model, tracks, *, mel_preset=None, workers=DECODE_WORKERS):
+def iter_track_chunks(model, tracks, *, mel_preset=None, workers=DECODE_WORKERS, overlap=0):
     """``(position, track, chunks or DataError)`` for each track, in order;
     inputs are read ahead in ``workers`` threads.
 
@@ -269,16 +342,17 @@ def iter_track_chunks(model, tracks, *, mel_preset=None, workers=DECODE_WORKERS)
         mel_preset: the preset of the tracks' mels where known
             (``table.extras["mel_preset"]``).
         workers: decoding threads.
+        overlap: frames shared by neighbouring chunks (0: non-overlapping).
 
     Example:
         >>> for pos, track, chunks in iter_track_chunks(model, table.tracks):  # doctest: +SKIP
         ...     print(track.track_id, getattr(chunks, "shape", chunks))
     """
-    spec, n_frames = model.mel_spec, model.audio_encoder.n_frames
+    spec, n_frames = model.mel_spec, input_frames(model)
 
     def read(track):
         try:
-            return track_chunks(track, spec, n_frames, mel_preset)[0]
+            return track_chunks(track, spec, n_frames, mel_preset, overlap)[0]
         except DataError as e:  # AudioError included
             return e
 
@@ -310,7 +384,7 @@ def _progress(tracks, progress, desc):
     return tqdm(tracks, desc=desc, unit="track", disable=not progress, leave=False)
 
 
-def embed_tracks(model, table, *, level="projection", on_error="raise", problems=None,
+def embed_tracks(model, table, *, level=None, on_error="raise", problems=None,
                  progress=False, batch_size=64):
     """Chunk embeddings of every track of a table.
 
@@ -321,7 +395,9 @@ def embed_tracks(model, table, *, level="projection", on_error="raise", problems
     Args:
         model: a zoo model.
         table: a :class:`~era_zoo.data.table.TrackTable`.
-        level: ``"projection"``, ``"trunk"`` or a tuple of both (one pass).
+        level: one of :func:`embedding_levels` (None: the model's default,
+            ``"projection"`` for the trained zoo models) or a tuple of them
+            (one pass).
         on_error: ``"raise"`` or ``"skip"`` (unreadable tracks left out,
             counted in ``problems``).
         problems: a :class:`~era_zoo.data.problems.ProblemReport`.
@@ -340,9 +416,8 @@ def embed_tracks(model, table, *, level="projection", on_error="raise", problems
         >>> emb.means.shape  # doctest: +SKIP
         (1000, 1024)
     """
-    from ..models.embedding import embed_chunks
-
     problems = _problems(problems)
+    level = embedding_levels(model)[0] if level is None else level
     levels = (level,) if isinstance(level, str) else tuple(level)
     positions, rows = [], {name: [] for name in levels}
     stream = iter_track_chunks(model, table.tracks, mel_preset=table.extras.get("mel_preset"))
@@ -350,7 +425,7 @@ def embed_tracks(model, table, *, level="projection", on_error="raise", problems
         if isinstance(chunks, DataError):
             problems.raise_or_skip(chunks, on_error, "embedding")
             continue
-        out = embed_chunks(model.audio_encoder, chunks, levels, batch_size)
+        out = chunk_embeddings(model, chunks, levels, batch_size)
         positions.append(pos)
         for name in levels:
             rows[name].append(out[name])
@@ -423,14 +498,14 @@ def predict_tracks(model, table, *, artist_text=None, on_error="raise", problems
 
 # ------------------------------------------------------------------ files
 
-def embed_files(model, files, level="projection", on_file=None):
+def embed_files(model, files, level=None, on_file=None):
     """Chunk embeddings of files (audio, or ``.npy`` mels) in the benchmark
     harness's layout.
 
     Args:
         model: a zoo model.
         files: paths.
-        level: ``"projection"`` or ``"trunk"``.
+        level: one of :func:`embedding_levels` (None: the model's default).
         on_file: called with ``{"file", "chunks"}`` or ``{"file", "error"}``
             as each file finishes.
 
@@ -440,15 +515,13 @@ def embed_files(model, files, level="projection", on_file=None):
     Example:
         >>> X, ids, errors = embed_files(model, ["a.wav", "b.flac"])  # doctest: +SKIP
     """
-    from ..models.embedding import embed_chunks
-
     X, ids, errors = [], [], {}
     for _, track, chunks in iter_track_chunks(model, [file_track(f) for f in files]):
         if isinstance(chunks, DataError):
             errors[track.track_id] = str(chunks)
             row = {"file": track.track_id, "error": str(chunks)}
         else:
-            X.append(embed_chunks(model.audio_encoder, chunks, level))
+            X.append(chunk_embeddings(model, chunks, level))
             ids.extend([Path(track.track_id).stem] * len(chunks))
             row = {"file": track.track_id, "chunks": len(chunks)}
         if on_file:
@@ -508,6 +581,10 @@ def input_note(model, with_text):
     """What an era model is fed, as ``era-zoo predict`` says it:
     ``"audio"`` (the model reads nothing else), ``"audio + artist text"`` or
     :data:`AUDIO_ONLY_NOTE`.
+
+    Args:
+        model: an era model.
+        with_text: whether artist text is given.
 
     Example:
         >>> input_note(era_zoo.load("audioart_mmc"), False)  # doctest: +SKIP
