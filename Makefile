@@ -16,10 +16,13 @@ $(VENV)/.stamp-demo: setup.py | $(PY)
 
 # torch only serves the reference-weight converter's test and the PyTorch side
 # of benchmarks/train_step; the pinned CPU build installs from a local file on
-# the project's machines. Where it cannot install, those tests skip.
+# the project's machines. The musicnn wheel is the reference of
+# tests/test_musicnn.py and benchmarks/musicnn.py; its metadata pins
+# numpy < 1.17, hence --no-deps. Where either cannot install, those tests skip.
 $(VENV)/.stamp-test: setup.py | $(PY)
 	$(PIP) -e ".[test]"
 	-$(PIP) torch==2.13.0
+	-$(PIP) --no-deps musicnn==0.1.0
 	touch $@
 
 # fluidsynth and a small General-MIDI soundfont render the demo corpus; without

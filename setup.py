@@ -42,7 +42,11 @@ setup(
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4",
                  "keras-hub>=0.32,<0.40", "music21>=9,<10",
                  # the reference's feature chain, to check melon48 against
-                 "essentia>=2.1b6.dev1389,<2.2"],
+                 "essentia>=2.1b6.dev1389,<2.2",
+                 # Keras 2, which the musicnn wheel's TF1 graph runs on in
+                 # tests/test_musicnn.py (the wheel itself installs with
+                 # --no-deps: see the Makefile)
+                 "tf-keras>=2.21,<2.22"],
     },
     entry_points={"console_scripts": ["era-zoo=era_zoo.cli:main"]},
 )

@@ -18,7 +18,8 @@ inputs its input BatchNorm never saw when fed the other).
 - ``era224``: paper A's input, 224 librosa Slaney bands at 22,050 Hz,
   ln(band power + 1e-6); the shipped era presets were trained on it.
 - ``musicnn96``: the musicnn taggers' input, librosa's 96 Slaney bands at
-  16 kHz (n_fft 512, hop 256), log10(1 + 10000 band power).
+  16 kHz (n_fft 512, hop 256), log10(1 + 10000 band power), the band power
+  rounded to float16 first, as musicnn does.
 
 Users add their own with ``register_preset``.
 """
@@ -58,7 +59,8 @@ class MelSpec:
             Essentia's ``UnaryOperator(type="lin2db", scale=2)`` is
             ``db_multiplier=20, db_amin=1e-10`` (below 1e-10 it gives
             -100 dB, doubled: exactly the floor here); ``"log10_1p10k"``:
-            log10(1 + 10000 band power) (musicnn's).
+            log10(1 + 10000 band power), the band power first rounded to
+            float16 (musicnn's: its training mels were stored as float16).
         name: the preset's name.
 
     Example:

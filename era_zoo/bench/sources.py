@@ -212,7 +212,7 @@ def _embed_callable(table, fn, *, sample_rate, on_error, problems, progress, des
     return Embeddings(np.concatenate(X), np.array(ids), description=description)
 
 
-def embed_with_model(table, model, *, level="projection", on_error="raise", problems=None,
+def embed_with_model(table, model, *, level=None, on_error="raise", problems=None,
                      progress=True):
     """Chunk embeddings of every track of ``table`` from a zoo model, one row
     per chunk, by :func:`era_zoo.inference.embed_tracks` (each track's mel
@@ -223,7 +223,9 @@ def embed_with_model(table, model, *, level="projection", on_error="raise", prob
     Args:
         table: a :class:`~era_zoo.data.table.TrackTable`.
         model: a zoo model.
-        level: ``"projection"`` or ``"trunk"``.
+        level: one of :func:`era_zoo.inference.embedding_levels` (None: the
+            model's default: ``"projection"`` for the trained models,
+            ``"penultimate"`` for the musicnn taggers).
         on_error: ``"raise"`` or ``"skip"`` (counted in ``problems``).
         problems: a :class:`~era_zoo.data.problems.ProblemReport`.
         progress: show a progress bar.
@@ -235,7 +237,8 @@ def embed_with_model(table, model, *, level="projection", on_error="raise", prob
         >>> emb = embed_with_model(read_dataset("gtzan", root), era_zoo.load("contrastive_a2p"),
         ...                        level="trunk")  # doctest: +SKIP
     """
-    from ..inference import embed_tracks
+    from ..inference import embed_tracks, embedding_levels
+    level = embedding_levels(model)[0] if level is None else level
     emb = embed_tracks(model, table, level=level, on_error=on_error, problems=problems,
                        progress=progress)
     ids = np.array([table.tracks[p].track_id for p in emb.owner])

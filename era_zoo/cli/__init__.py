@@ -8,7 +8,8 @@ import sys
 from ..errors import EraZooError
 
 # Order here is the order in --help.
-COMMANDS = ("data", "train", "export", "bench", "predict", "embed", "project", "demo")
+COMMANDS = ("data", "train", "export", "bench", "predict", "tag", "embed", "project",
+            "demo")
 
 
 def build_parser():

@@ -38,8 +38,11 @@ def _common_options(p):
     src.add_argument("--embeddings", metavar="FILE.npz", help="precomputed embeddings: X, IDS, optional Y")
     p.add_argument("--weights", metavar="PATH|PRESET",
                    help="weights for a --model given by name: a preset or a .weights.h5 file")
-    p.add_argument("--level", choices=("projection", "trunk"), default="projection",
-                   help="which model output to embed with (default: projection)")
+    p.add_argument("--level", metavar="LEVEL",
+                   help="which output to embed with: projection or trunk for the trained zoo models "
+                        "(default projection); penultimate, mean_pool, max_pool or taggram for "
+                        "musicnn_msd/_mtt (default penultimate); pool5_flat or taggram for "
+                        "musicnn_vgg_msd/_mtt (default pool5_flat)")
     p.add_argument("--runs", type=int, default=10, help="repetitions with seeds S..S+runs-1 (default 10)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--json", metavar="OUT", help="write the full result as JSON here")
@@ -125,6 +128,8 @@ def _source(args, table):
     model = load_model(args.model, args.weights)
     if args.protocol == "era" and hasattr(model, "predict_year"):
         return model  # an era model is scored on its own predictions
+    from .embed import check_level
+    check_level(model, args.level)
     return embed_table(table, model, level=args.level, on_error=args.on_error, progress=not args.quiet)
 
 

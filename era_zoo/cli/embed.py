@@ -5,9 +5,10 @@ HELP = "write audio embeddings of files to an .npz the benchmarks read"
 def register(sub):
     p = sub.add_parser(
         "embed", help=HELP,
-        description="Embed audio files with a model's audio encoder: one row per "
-                    "non-overlapping chunk (a file shorter than one chunk is repeated "
-                    "to fill it), written as X (rows), IDS (file stem per row), the "
+        description="Embed audio files with a model's audio encoder (or a musicnn "
+                    "tagger's features): one row per non-overlapping chunk (a file "
+                    "shorter than one chunk is repeated to fill it), written as X "
+                    "(rows), IDS (file stem per row), the "
                     "layout `era-zoo bench --embeddings` reads. Unreadable files are "
                     "reported and left out.",
         epilog="example: era-zoo embed gtzan/*/*.wav --model contrastive_a2g_a2p_g2p "
@@ -18,9 +19,12 @@ def register(sub):
                         "file or training run directory")
     p.add_argument("--weights", metavar="PRESET|FILE",
                    help="another preset or a .weights.h5 file for a name or preset folder")
-    p.add_argument("--level", choices=("projection", "trunk"), default="projection",
-                   help="projection: the embedding the losses see; trunk: the flattened "
-                        "conv features (1024-d in paper B) (default projection)")
+    p.add_argument("--level", metavar="LEVEL",
+                   help="trained zoo models: projection (the embedding the losses see, the "
+                        "default) or trunk (the flattened conv features, 1024-d in paper B); "
+                        "musicnn_msd/_mtt: penultimate (200, the default), mean_pool, max_pool "
+                        "(753) or taggram (50); musicnn_vgg_msd/_mtt: pool5_flat (256, the "
+                        "default) or taggram")
     p.add_argument("-o", "--out", required=True, metavar="OUT.npz", help="output file")
     p.set_defaults(handler=run)
 
@@ -30,11 +34,25 @@ def _print_row(row):
     print(f"error: {row['error']}" if "error" in row else f"{row['file']}: {row['chunks']} chunk(s)")
 
 
+def check_level(model, level):
+    """ConfigError naming the model's levels unless ``level`` (None: its
+    default) is one of them; before any file is read."""
+    from ..errors import ConfigError
+    from ..inference import embedding_levels
+
+    levels = embedding_levels(model)
+    if level is not None and level not in levels:
+        raise ConfigError("--level", f"{level!r} is not a level of "
+                                     f"{getattr(model, 'zoo_name', type(model).__name__)}",
+                          f"one of {', '.join(levels)} (default {levels[0]})")
+
+
 def run(args):
     from ..bench.sources import save_embeddings
     from ..inference import embed_files, load_model
 
     model = load_model(args.model, args.weights)
+    check_level(model, args.level)
     X, ids, errors = embed_files(model, args.files, level=args.level, on_file=_print_row)
     if len(X) == 0:
         print("nothing embedded")

@@ -12,7 +12,10 @@ def register(sub):
                     "year, the most probable year classes and the decade "
                     "probabilities. Unreadable files get an error line; the "
                     "others are still predicted. AudioArt-MMC predicts from the "
-                    "audio alone unless it is given its artist's text.",
+                    "audio alone unless it is given its artist's text. With "
+                    "--model musicnn_msd (or musicnn_vgg_msd), a zero-shot decade "
+                    "opinion instead: the tagger's Million Song Dataset tags oldies, "
+                    "60s .. 00s renormalised.",
         epilog="examples: era-zoo predict song.mp3 other.flac --model audio_suc --json; "
                "era-zoo predict bach.ogg --model audioart_mmc --artist-text "
                "\"Baroque composer and organist from Leipzig\"")
@@ -79,10 +82,41 @@ def artist_texts(args, model):
     return ArtistTexts.from_tsv(args.artist_text_file, tokenizer)
 
 
+def _print_decades(row):
+    if "error" in row:
+        print(f"error: {row['error']}")  # the message names the file
+        return
+    shares = sorted(row["decades"].items(), key=lambda kv: -kv[1])
+    print(f"{row['file']}\n  decades (zero-shot): "
+          + ", ".join(f"{tag} {p:.0%}" for tag, p in shares)
+          + f"   ({row['patches']} patch(es))")
+
+
+def run_decades(args, model):
+    """A musicnn MSD tagger's zero-shot decade opinion of each file."""
+    from ..errors import ConfigError
+    from ..inference.tags import predict_decades
+
+    if args.artist_text is not None or args.artist_text_file is not None:
+        raise ConfigError("--artist-text", f"{model.zoo_name} reads no artist text",
+                          "only AudioArt-MMC (--model audioart_mmc) takes artist text")
+    if not args.json:
+        print(f"inputs: audio only; {model.zoo_name}'s mean probabilities of its Million "
+              "Song Dataset tags oldies, 60s, 70s, 80s, 90s, 00s, renormalised to sum to "
+              "one: listeners' tags, a zero-shot opinion, not a year estimate (see its "
+              "model card)")
+    rows = predict_decades(model, args.files, on_file=None if args.json else _print_decades)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 1 if all("error" in r for r in rows) else 0
+
+
 def run(args):
     from ..inference import check_era_model, input_note, load_model, predict_files
 
     model = load_model(args.model, args.weights)
+    if hasattr(model, "decade_opinion"):
+        return run_decades(args, model)
     check_era_model(model)
     texts = artist_texts(args, model)
     if not args.json:

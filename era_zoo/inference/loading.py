@@ -42,10 +42,12 @@ def run_model_file(run_dir):
 
 
 def _is_zoo_model(source):
-    if isinstance(source, (str, Path)) or not hasattr(source, "audio_encoder"):
+    """A model object of a registered zoo class (the trained families and the
+    musicnn taggers alike)."""
+    if isinstance(source, (str, Path)) or not hasattr(source, "zoo_name"):
         return False
-    from ..models.base import ZooModel
-    return isinstance(source, ZooModel)
+    from ..registry import list_models, model_class
+    return source.zoo_name in list_models() and isinstance(source, model_class(source.zoo_name))
 
 
 def load_keras_file(path):
@@ -64,7 +66,6 @@ def load_keras_file(path):
     import keras
 
     from .. import models  # noqa: F401  registers the zoo's classes for deserialising
-    from ..models.base import ZooModel
 
     path = Path(path)
     if not path.is_file():
@@ -73,7 +74,7 @@ def load_keras_file(path):
         loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
     except (ValueError, TypeError, OSError) as e:
         raise DataError(path, f"cannot load the model: {e}") from None
-    if not isinstance(loaded, ZooModel):
+    if not _is_zoo_model(loaded):
         raise DataError(path, f"holds a {type(loaded).__name__}, not an era_zoo model")
     return loaded
 
