@@ -39,8 +39,10 @@ setup(
     extras_require={
         "text": ["keras-hub>=0.32,<0.40"],
         "demo": ["music21>=9,<10"],
+        # Keras on JAX (CPU wheels; a GPU machine brings its own jax[cuda]).
+        "jax": ["jax[cpu]>=0.10,<0.11"],
         "test": ["pytest>=8,<10", "pytest-xdist>=3.5,<4",
-                 "keras-hub>=0.32,<0.40", "music21>=9,<10",
+                 "keras-hub>=0.32,<0.40", "music21>=9,<10", "jax[cpu]>=0.10,<0.11",
                  # the reference's feature chain, to check melon48 against
                  "essentia>=2.1b6.dev1389,<2.2",
                  # Keras 2, which the musicnn wheel's TF1 graph runs on in

@@ -5,13 +5,18 @@ representations (paper B) as a Keras 3 model zoo.
     era_zoo.list_models()
     model = era_zoo.load("audioart_mmc")
 
-TensorFlow is imported on first use of a model, not on ``import era_zoo``.
+TensorFlow is imported on first use of a model, not on ``import era_zoo``;
+where it is not installed, Keras runs on JAX (see era_zoo.frameworks).
 """
 import importlib
 import os
 
-# The TF backend is the project's default; a user's KERAS_BACKEND wins.
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+from .frameworks import default_backend
+
+# The TF backend is the project's default, JAX (then PyTorch) where
+# TensorFlow is not installed; a user's KERAS_BACKEND wins.
+if "KERAS_BACKEND" not in os.environ:
+    os.environ["KERAS_BACKEND"] = default_backend()
 # This TensorFlow build leaves oneDNN off; with it, the audio encoder's
 # training step runs about 1.7x faster on CPUs (benchmarks/RESULTS.md). It
 # must be set before TensorFlow loads; a user's own setting wins.

@@ -27,6 +27,7 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
     ``out/tensorboard/projector`` when the recipe's ``projector.enabled`` is
     true, so ``tensorboard --logdir out`` shows it beside the scalars.
     """
+    from ..frameworks import has_tensorflow
     from .data import TrainingData
     from .projector import project_table
     from .run_dir import RunDir
@@ -59,7 +60,11 @@ def train(recipe, data=None, *, strategy="default", epochs=None, steps_per_epoch
         training_data.artist_text.save(Path(out) / "artist_text")
     result = run_training(resolved, out, training_data, strategy=strategy, verbose=verbose)
     projector = resolved["projector"]
-    if result.status == "completed" and projector["enabled"] and is_chief():
+    wanted = result.status == "completed" and projector["enabled"] and is_chief()
+    if wanted and not has_tensorflow():
+        print("era-zoo train: TensorFlow is not installed: no projector (it is a "
+              "TensorFlow checkpoint); history.csv and the scalars are written", flush=True)
+    elif wanted:
         split = resolved["data"][f"{projector['split']}_split"] if projector["split"] in (
             "train", "valid") else projector["split"]
         project_table(result.model, training_data.table.split(split), RunDir(out).projector,

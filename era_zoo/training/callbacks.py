@@ -26,6 +26,7 @@ import numpy as np
 
 from ..atomic import atomic_path, write_json, write_text
 from ..errors import ConfigError
+from .summaries import scalar_writer
 
 STATE_FILE = "state.json"
 # update_freq = "auto": at least this many batch points per epoch.
@@ -392,16 +393,15 @@ class Scalars(keras.callbacks.Callback):
         self._writers = {}
 
     def _writer(self, name):
-        import tensorflow as tf
+        # TensorFlow's summary writer, or tensorboard's own without TensorFlow.
         if name not in self._writers:
-            self._writers[name] = tf.summary.create_file_writer(str(self.log_dir / name))
+            self._writers[name] = scalar_writer(self.log_dir / name)
         return self._writers[name]
 
     def _write(self, name, prefix, values, step):
-        import tensorflow as tf
-        with self._writer(name).as_default():
-            for key, value in values.items():
-                tf.summary.scalar(f"{prefix}_{key}", float(value), step=step)
+        writer = self._writer(name)
+        for key, value in values.items():
+            writer.scalar(f"{prefix}_{key}", value, step)
 
     def on_train_batch_end(self, batch, logs=None):
         if (self.enabled and self.update_freq and

@@ -3,13 +3,18 @@
 :class:`TrainingData` reads the dataset with its reader, builds the side
 information the model reads (only that), aligns it with the rows of each
 split, leaves out tracks that lack a label the model needs (counted, never
-silently), and makes the tf.data pipelines.
+silently), and makes the batches: the tf.data pipelines, or the same
+batches from :class:`~era_zoo.data.pydataset.MelBatches` where TensorFlow is
+not installed.
 
 What each model reads besides ``mel`` (the model's ``input_keys`` and
 ``target_keys``) and where it comes from:
 
-- ``year_class``: the track's year in the model's ``year_bins``; tracks
-  without a year are left out (``no_year``).
+- ``year_class``: the track's year in the model's ``year_bins``, whose
+  ``"auto"`` start and end become the training split's earliest and latest
+  years (the model is built with the resolved bins); tracks without a year
+  are left out (``no_year``), tracks outside the classes are clipped into
+  the nearest end class and counted (``year_clipped``).
 - ``genre_ids``: genre word2vec (gensim) fitted on the *training* split's
   genre baskets; ids of the first 10 known genres, 0 = padding. The model
   gets ``genre_encoder.vocab_size`` and the word2vec matrix as the initial
@@ -41,6 +46,7 @@ import numpy as np
 from ..audio.presets import get_preset
 from ..data.problems import ProblemReport
 from ..errors import ConfigError
+from ..frameworks import has_tensorflow
 from ..layers.genre_encoder import MAX_GENRES
 from ..registry import model_class
 from .recipe import mel_preset_name, model_arguments
@@ -101,7 +107,11 @@ class TrainingData:
         self._features = self._build_side_information()
 
         self.split_names = {"train": data["train_split"], "valid": data["valid_split"]}
-        self._bad_files = {}  # split -> files that failed the header check
+        self.loader = "tf.data" if has_tensorflow() else "pydataset"
+        if self.loader == "pydataset":
+            print("era-zoo train: TensorFlow is not installed: batches come from "
+                  "era_zoo.data.pydataset (the tf.data pipeline's crops, read in NumPy)",
+                  flush=True)
         self.splits = {}
         for role, split in self.split_names.items():
             self.splits[role] = self._split(split, role)
@@ -133,25 +143,24 @@ class TrainingData:
                                   "left out of training")
             keep &= mask
         kept = {t.track_id for t, k in zip(table.tracks, keep) if k}
-        table = table.filter(lambda t: t.track_id in kept)
+        table = self._readable(table.filter(lambda t: t.track_id in kept))
         side = {key: build(table) for key, build in self._features.items()}
-        self._validate_files(table, split)
         return table, side
 
-    def _validate_files(self, table, split):
-        """Header-check every file once (raise: fail now, naming the file;
-        skip: count). Later epochs read without re-checking."""
-        from ..data.pipeline import training_dataset
+    def _readable(self, table):
+        """The tracks whose file passes a header check, done once here
+        (raise: fail now, naming the file; skip: counted and left out), so
+        that epochs read only good files and both loaders see the same rows."""
+        from ..data.streams import TrackReader
         report = ProblemReport()
-        training_dataset(table, self.spec, source=self.source, frames=self.frames,
-                         batch_size=None, shuffle=False, on_error=self.on_error,
-                         report=report, validate=True)
+        rows = TrackReader(table, self.spec, self.source, self.frames, "repeat", None,
+                           self.on_error, report).usable_rows(validate=True)
         self.problems.merge(report)
-        self._bad_files[split] = report.total
+        readable = {table.tracks[r].track_id for r in rows}
+        return table.filter(lambda t: t.track_id in readable)
 
     def _usable(self, role):
-        table = self.splits[role][0]
-        return len(table) - self._bad_files.get(self.split_names[role], 0)
+        return len(self.splits[role][0])
 
     def _batches(self, n):
         return n // self.batch_size if self.drop_remainder else -(-n // self.batch_size)
@@ -192,9 +201,7 @@ class TrainingData:
         sideinfo = self.recipe["sideinfo"]
         model = self.recipe["model"]
         if "year_class" in self.needs:
-            from ..models.year_bins import YearBins
-            bins = YearBins.from_config(model.get("year_bins"))
-            features["year_class"] = lambda t: bins.class_of([tr.year for tr in t])
+            features["year_class"] = self._year_classes(model.get("year_bins"), train)
         if "genre_ids" in self.needs:
             from ..sideinfo.word2vec import genre_baskets, genre_word2vec
             options = _options("sideinfo.genre", genre_word2vec, sideinfo["genre"])
@@ -247,6 +254,29 @@ class TrainingData:
             features.update(self._artist_text(sideinfo["text"]))
         return features
 
+    def _year_classes(self, config, train):
+        """Era classes over the training split's years where the recipe says
+        "auto" (see :meth:`~era_zoo.models.year_bins.YearBins.fit`); the
+        model gets the resolved bins. Returns the ``year_class`` builder,
+        which counts the tracks whose year lies outside the classes (clipped
+        into the first or last class: they still train, as that class)."""
+        from ..models.year_bins import YearBins
+        bins = YearBins.fit(config, [t.year for t in train])
+        self.model_config["year_bins"] = bins.to_dict()
+        self.year_bins = bins
+        print(f"era classes: {bins.n_classes} classes of {bins.width} year(s) over "
+              f"{bins.start}-{bins.end}", flush=True)
+
+        def year_class(t):
+            years = [tr.year for tr in t]
+            for tr, out in zip(t, bins.outside(years)):
+                if out:
+                    self.problems.add("year_clipped", f"{tr.split} track {tr.track_id}",
+                                      f"year {tr.year} is outside {bins.start}-{bins.end}: "
+                                      "trained as the nearest end class")
+            return bins.class_of(years)
+        return year_class
+
     def _artist_text(self, options):
         options = dict(options)
         vectors = options.pop("vectors", None)
@@ -287,28 +317,37 @@ class TrainingData:
         return {"artist_text": text_of, "artist_index": index_of}
 
     # -- datasets --------------------------------------------------------------
-    def _dataset(self, role, seed, shuffle, repeat):
-        from ..data.pipeline import training_dataset
+    def _dataset(self, role, seed, shuffle, repeat, steps, skip=0):
+        """Batches ``skip`` .. ``steps - 1`` of a split: the tf.data pipeline,
+        or the same batches from MelBatches where TensorFlow is absent.
+        Validation (no shuffle) has fixed crops: the same every epoch."""
         table, side = self.splits[role]
+        common = dict(frames=self.frames, batch_size=self.batch_size, side=side,
+                      shuffle=shuffle, seed=seed, repeat=repeat, reshuffle=shuffle,
+                      drop_remainder=self.drop_remainder, on_error=self.on_error,
+                      report=ProblemReport(), validate=False)
+        if self.loader == "pydataset":
+            from ..data.pydataset import MelBatches
+            return MelBatches(table, self.spec, source=self.source, steps=steps, skip=skip,
+                              **common)
+        from ..data.pipeline import training_dataset
         return training_dataset(
-            table, self.spec, source=self.source, frames=self.frames,
-            batch_size=self.batch_size, side=side, shuffle=shuffle, seed=seed,
-            repeat=repeat, drop_remainder=self.drop_remainder,
+            table, self.spec, source=self.source,
             cache_dir=self.cache_dir if self.source == "audio" else None,
-            on_error=self.on_error, report=ProblemReport(), validate=False)
+            **common).take(steps).skip(skip)
 
     def train_dataset(self, epoch, skip=0):
         """Epoch ``epoch``'s batches (from ``training.seed`` and the epoch
         only), less the first ``skip`` (already trained before a resume)."""
         per_pass = self._batches(self._usable("train"))
-        ds = self._dataset("train", epoch_seed(self.seed, epoch), True,
-                           repeat=self.steps_per_epoch > per_pass)
-        return ds.take(self.steps_per_epoch).skip(skip)
+        return self._dataset("train", epoch_seed(self.seed, epoch), True,
+                             repeat=self.steps_per_epoch > per_pass,
+                             steps=self.steps_per_epoch, skip=skip)
 
     def valid_dataset(self):
         """The validation split, fixed crops (same seed every epoch)."""
-        return self._dataset("valid", self.seed, False, repeat=False).take(
-            self.validation_steps)
+        return self._dataset("valid", self.seed, False, repeat=False,
+                             steps=self.validation_steps)
 
 
 def _options(section, func, given):
