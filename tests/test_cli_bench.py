@@ -30,6 +30,7 @@ def test_bench_gtzan_writes_table_json_and_plots(tmp_path, capsys):
     result = json.loads((out / "r.json").read_text())
     assert result["benchmark"] == "gtzan" and len(result["runs"]) == 1
     assert result["protocol"]["probe"]["max_epochs"] == 2
+    assert result["protocol"]["runs_trained"] == "together"
     assert result["coverage"]["test"] == {"tracks": 10, "embedded": 10, "missing_examples": []}
     assert (out / "gtzan_confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "r.md").read_text().startswith("| Model |")
@@ -122,8 +123,9 @@ def test_bench_jamendo_prints_auc_table_and_tag_plot(tmp_path, capsys):
     X = np.array([np.isin(tags, tr.tags).astype(float) for tr in table])
     npz = save_embeddings(tmp_path / "emb.npz", X, [f"{tr.track_id}.mp3" for tr in table])
     code = main(["bench", "jamendo", "--category", "instrument", "--data", str(root), "--audio", "npy",
-                 "--embeddings", str(npz), "--runs", "1", "--max-epochs", "1",
-                 "--plots", str(tmp_path / "p"), "--quiet"])
+                 "--embeddings", str(npz), "--runs", "1", "--max-epochs", "1", "--separate-runs",
+                 "--plots", str(tmp_path / "p"), "--json", str(tmp_path / "r.json"), "--quiet"])
     assert code == 0
     assert "| Model | instrument ROC-AUC | instrument PR-AUC |" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r.json").read_text())["protocol"]["runs_trained"] == "separately"
     assert (tmp_path / "p" / "jamendo_tag_auc.png").is_file()

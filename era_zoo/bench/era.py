@@ -6,7 +6,8 @@ Two ways to get predictions:
 
 - from ``Embeddings`` (any source): a probe (one hidden layer of 256 ReLU
   units, softmax over year bins) trained on the train split, early stopping
-  on valid, repeated ``runs`` times with seeds ``seed + run``. The bins are
+  on valid, repeated ``runs`` times with seeds ``seed + run`` (trained
+  together, see ``probes``). The bins are
   ``YearBins`` of ``bin_width`` years over the training years (paper A's
   classes are year ranges of unstated width; 3 matches the tolerance).
 - from an era model (has ``predict_year`` and ``year_bins``): each test
@@ -33,7 +34,7 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..inference.tracks import YEAR_FROM, predicted_year
 from . import metrics
-from .probes import ProbeConfig, predict, train_probe
+from .probes import ProbeConfig, train_probes
 from .report import Stopwatch, summarize
 from .sources import coverage
 
@@ -109,20 +110,25 @@ def run_era(table, source, *, k=3, runs=10, seed=0, bin_width=3, year_from="argm
         X_test, y_test = data["test"]
 
     per_run, confusion = [], None
+    seeds = [seed + run for run in range(runs)]
+    with clock("train"):
+        trained = train_probes(probe, data["train"][0], bins.class_of(train_years),
+                               X_valid, c_valid, seeds=seeds)
+    with clock("evaluate"):
+        all_probs = trained.predict(X_test)[:, :, : bins.n_classes]
     for run in tqdm(range(runs), desc="era runs", disable=not progress):
-        with clock("train"):
-            model, epochs, best = train_probe(probe, data["train"][0], bins.class_of(train_years),
-                                              X_valid, c_valid, seed=seed + run)
         with clock("evaluate"):
-            probs = predict(model, X_test)[:, : bins.n_classes]
+            probs = all_probs[run]
             pred_year = predicted_year(probs, bins, year_from)
             scores = metrics.era_scores(y_test, pred_year, k, bins.class_of(y_test), probs.argmax(1))
             confusion = _merge_confusion(confusion, *_decade_confusion(y_test, pred_year))
-        per_run.append({"seed": seed + run, **scores, "epochs": epochs, "best_epoch": best})
+        per_run.append({"seed": seeds[run], **scores, "epochs": trained.epochs[run],
+                        "best_epoch": trained.best_epochs[run]})
     return _result(table, embeddings.description, coverage(table, embeddings), per_run, confusion,
                    clock, no_year,
                    {"k": k, "runs": runs, "seed": seed, "predictor": "probe", "year_bins": bins.to_dict(),
-                    "year_from": year_from, "probe": probe.to_dict()})
+                    "year_from": year_from, "probe": probe.to_dict(),
+                    "runs_trained": "together" if trained.together else "separately"})
 
 
 def predict_with_model(table, model, *, on_error="raise", problems=None, progress=True,

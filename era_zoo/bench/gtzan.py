@@ -4,8 +4,9 @@ Fault-filtered split (443 train / 197 valid / 290 test). One embedding per
 non-overlapping 256-frame chunk; every training chunk is a training instance
 of an MLP with one hidden layer of 256 ReLU units; a test track's genre is
 the majority vote of its chunks (ties: the class with the highest summed
-probability); 10 runs with seeds ``seed .. seed + runs - 1``; the mean and
-standard deviation (population, ddof = 0) of track accuracy.
+probability); 10 runs with seeds ``seed .. seed + runs - 1`` (trained
+together, see ``probes``); the mean and standard deviation (population,
+ddof = 0) of track accuracy.
 
 Paper B names only train and test; the fault-filtered split's validation
 tracks are used for early stopping (on chunk-level validation loss,
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..errors import DataError
 from . import metrics
-from .probes import GTZAN_PROBE, predict, train_probe
+from .probes import GTZAN_PROBE, train_probes
 from .report import Stopwatch, summarize
 from .sources import coverage
 
@@ -60,18 +61,21 @@ def run_gtzan(table, embeddings, *, runs=10, seed=0, probe=GTZAN_PROBE, use_vali
             X_valid, y_valid = None, None
 
     per_run, confusion = [], np.zeros((len(classes), len(classes)), np.int64)
+    seeds = [seed + run for run in range(runs)]
+    with clock("train"):
+        trained = train_probes(probe, X_train, y_train, X_valid, y_valid, seeds=seeds)
+    with clock("evaluate"):
+        all_probs = trained.predict(X_test)
     for run in tqdm(range(runs), desc="gtzan runs", disable=not progress):
-        with clock("train"):
-            model, epochs, best = train_probe(probe, X_train, y_train, X_valid, y_valid, seed=seed + run)
         with clock("evaluate"):
-            chunk_probs = predict(model, X_test)
+            chunk_probs = all_probs[run]
             positions, voted = metrics.majority_vote(chunk_probs, own_test, len(classes))
             truth = test_labels[positions]
             acc = metrics.accuracy(truth, voted)
             chunk_acc = metrics.accuracy(test_labels[own_test], chunk_probs.argmax(1))
             confusion += metrics.confusion_matrix(truth, voted, range(len(classes)))
-        per_run.append({"seed": seed + run, "accuracy": acc, "chunk_accuracy": chunk_acc,
-                        "epochs": epochs, "best_epoch": best})
+        per_run.append({"seed": seeds[run], "accuracy": acc, "chunk_accuracy": chunk_acc,
+                        "epochs": trained.epochs[run], "best_epoch": trained.best_epochs[run]})
 
     n_test_scored = int(len(np.unique(own_test)))
     return {
@@ -79,7 +83,8 @@ def run_gtzan(table, embeddings, *, runs=10, seed=0, probe=GTZAN_PROBE, use_vali
         "source": embeddings.description,
         "protocol": {"runs": runs, "seed": seed, "probe": probe.to_dict(),
                      "early_stopping_on": "valid" if X_valid is not None else None,
-                     "vote": "majority over chunks"},
+                     "vote": "majority over chunks",
+                     "runs_trained": "together" if trained.together else "separately"},
         "classes": classes,
         "coverage": coverage(table, embeddings),
         "test_tracks_scored": n_test_scored,

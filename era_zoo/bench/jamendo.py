@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import DataError
 from . import metrics
-from .probes import JAMENDO_PROBE, predict, train_probe
+from .probes import JAMENDO_PROBE, train_probes
 from .report import Stopwatch, summarize
 from .sources import coverage
 
@@ -82,15 +82,18 @@ def run_jamendo(table, embeddings, *, category=None, runs=10, seed=0, probe=JAME
             X_valid, y_valid = parts["valid"][0], _multi_hot(parts["valid"][1], vocab, category)
 
     per_run, tag_roc, tag_pr = [], [], []
+    seeds = [seed + run for run in range(runs)]
+    with clock("train"):
+        trained = train_probes(probe, X_train, y_train, X_valid, y_valid, seeds=seeds)
+    with clock("evaluate"):
+        all_scores = trained.predict(X_test)
     for run in tqdm(range(runs), desc="jamendo runs", disable=not progress):
-        with clock("train"):
-            model, epochs, best = train_probe(probe, X_train, y_train, X_valid, y_valid, seed=seed + run)
         with clock("evaluate"):
-            scores = metrics.macro_tag_scores(y_test, predict(model, X_test))
+            scores = metrics.macro_tag_scores(y_test, all_scores[run])
         tag_roc.append(scores["per_tag_roc_auc"])
         tag_pr.append(scores["per_tag_pr_auc"])
-        per_run.append({"seed": seed + run, "roc_auc": scores["roc_auc"], "pr_auc": scores["pr_auc"],
-                        "epochs": epochs, "best_epoch": best})
+        per_run.append({"seed": seeds[run], "roc_auc": scores["roc_auc"], "pr_auc": scores["pr_auc"],
+                        "epochs": trained.epochs[run], "best_epoch": trained.best_epochs[run]})
 
     undefined = [vocab[i] for i in scores["undefined_tags"]]
     return {
@@ -98,7 +101,8 @@ def run_jamendo(table, embeddings, *, category=None, runs=10, seed=0, probe=JAME
         "source": embeddings.description,
         "protocol": {"category": category, "runs": runs, "seed": seed, "probe": probe.to_dict(),
                      "early_stopping_on": "valid" if X_valid is not None else None,
-                     "track_embedding": "mean of chunk embeddings"},
+                     "track_embedding": "mean of chunk embeddings",
+                     "runs_trained": "together" if trained.together else "separately"},
         "tags": vocab,
         "coverage": coverage(table, embeddings),
         "tracks_used": {s: len(parts[s][1]) for s in parts},

@@ -58,6 +58,9 @@ def _probe_options(p):
     p.add_argument("--max-epochs", type=int, help="probe epochs at most (default 200)")
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
     p.add_argument("--batch-size", type=int, help="probe batch size (default 128)")
+    p.add_argument("--separate-runs", action="store_true",
+                   help="train the runs one Keras fit after another (the reference statement; "
+                        "default: all runs trained together as one grouped network)")
 
 
 def _gtzan_options(p):
@@ -134,7 +137,8 @@ def _source(args, table):
 
 
 def _probe(args, base):
-    return base.with_(max_epochs=args.max_epochs, patience=args.patience, batch_size=args.batch_size)
+    return base.with_(max_epochs=args.max_epochs, patience=args.patience, batch_size=args.batch_size,
+                      grouped=False if args.separate_runs else None)
 
 
 def run(args):
