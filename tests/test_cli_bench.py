@@ -129,3 +129,63 @@ def test_bench_jamendo_prints_auc_table_and_tag_plot(tmp_path, capsys):
     assert "| Model | instrument ROC-AUC | instrument PR-AUC |" in capsys.readouterr().out
     assert json.loads((tmp_path / "r.json").read_text())["protocol"]["runs_trained"] == "separately"
     assert (tmp_path / "p" / "jamendo_tag_auc.png").is_file()
+
+
+def _tiny_model(path):
+    from era_zoo.models import BaselineGenre
+    model = BaselineGenre(n_genres=3, encoder={"n_frames": 64, "channels": [4, 4],
+                                              "pools": [[4, 4], [4, 4]], "hidden_dim": 8})
+    model.save(path)
+    return path
+
+
+def test_bench_all_runs_every_dataset_under_the_root(tmp_path, capsys):
+    from era_zoo.data.fixtures import write_jamendo_fixture
+    root = tmp_path / "data"
+    write_gtzan_fixture(root / "gtzan", per_genre=4, seconds=1)
+    write_jamendo_fixture(root / "mtg-jamendo", n_tracks=30, audio="npy")
+    write_melon_fixture(root / "melon", n_tracks=16, n_playlists=12)
+    write_msd_fixture(root / "msd", n_tracks=20, seconds=1)
+    out = tmp_path / "out"
+    code = main(["bench", "all", "--model", str(_tiny_model(tmp_path / "m.keras")),
+                 "--data-root", str(root), "--runs", "1", "--max-epochs", "2",
+                 "--jamendo-audio", "npy", "--name", "tiny", "--json", str(out / "all.json"),
+                 "--markdown", str(out / "all.md"), "--quiet"])
+    assert code == 0
+    stdout = capsys.readouterr().out
+    assert "| Benchmark | Metric | tiny | Stage times (s) | Total (s) |" in stdout
+    rows = [line for line in stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    labels = [row.split("|")[1].strip() for row in rows[1:]]
+    assert labels == ["GTZAN", "MTG-Jamendo genre", "MTG-Jamendo moodtheme",
+                      "MTG-Jamendo instrument", "Melon continuation", "Era (MSD)", "**all**"]
+    suite = json.loads((out / "all.json").read_text())
+    results = suite["results"]
+    assert [r["benchmark"] for r in results] == ["gtzan", "jamendo", "jamendo", "jamendo",
+                                                 "melon", "era"]
+    # each dataset read and embedded once, before its protocol's own stages
+    assert list(results[0]["timings_s"])[:5] == ["read", "embed", "prepare", "train", "evaluate"]
+    assert list(results[1]["timings_s"])[:2] == ["read", "embed"]
+    assert "read" not in results[2]["timings_s"] and "embed" not in results[3]["timings_s"]
+    assert set(suite["timings_s"]) == {"gtzan", "jamendo", "melon", "era"}
+    # a row's total is the sum of its stages; the last row sums all rows
+    totals = [float(row.split("|")[-2].strip(" *")) for row in rows[1:]]
+    stage_sums = [sum(r["timings_s"].values()) for r in results]
+    assert totals[:-1] == pytest.approx(stage_sums, abs=0.06)
+    assert totals[-1] == pytest.approx(sum(stage_sums), abs=0.06)
+    assert (out / "all.md").read_text() == stdout[stdout.index("| Benchmark"):].rstrip("\n") + "\n"
+
+
+def test_bench_all_skips_missing_datasets_and_needs_one(tmp_path, capsys):
+    root = tmp_path / "data"
+    write_gtzan_fixture(root / "gtzan", per_genre=4, seconds=1)
+    model = str(_tiny_model(tmp_path / "m.keras"))
+    code = main(["bench", "all", "--model", model, "--data-root", str(root), "--runs", "1",
+                 "--max-epochs", "1", "--quiet"])
+    assert code == 0
+    labels = [line.split("|")[1].strip() for line in capsys.readouterr().out.splitlines()
+              if line.startswith("| ") and "---" not in line]
+    assert labels == ["Benchmark", "GTZAN", "**all**"]
+    code = main(["bench", "all", "--model", model, "--data-root", str(tmp_path / "empty"),
+                 "--quiet"])
+    assert code == 2
+    assert "holds no benchmark dataset" in capsys.readouterr().err

@@ -27,6 +27,12 @@ def register(subparsers):
         _common_options(p)
         getattr(sys.modules[__name__], f"_{name}_options")(p)
         p.set_defaults(handler=run)
+    p = sub.add_parser("all", help="every benchmark whose data is under --data-root, one table",
+                       description="Run every protocol whose dataset is under --data-root "
+                                   "(gtzan/, mtg-jamendo/, melon/, msd/) for one model and print "
+                                   "one table of the headline figures with the time of each stage.")
+    _all_options(p)
+    p.set_defaults(handler=run_all)
 
 
 def _common_options(p):
@@ -61,6 +67,29 @@ def _probe_options(p):
     p.add_argument("--separate-runs", action="store_true",
                    help="train the runs one Keras fit after another (the reference statement; "
                         "default: all runs trained together as one grouped network)")
+
+
+def _all_options(p):
+    p.add_argument("--data-root", required=True, metavar="DIR",
+                   help="folder holding gtzan/, mtg-jamendo/, melon/ and/or msd/ (missing ones are "
+                        "skipped)")
+    p.add_argument("--model", required=True, metavar="NAME|PATH",
+                   help="era_zoo model: a saved .keras file, a preset folder or a registry name")
+    p.add_argument("--weights", metavar="PATH|PRESET", help="weights for a --model given by name")
+    p.add_argument("--level", metavar="LEVEL", help="which output to embed with (default: the "
+                                                    "model's default level)")
+    p.add_argument("--runs", type=int, default=10, help="repetitions with seeds S..S+runs-1 (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--jamendo-split", type=int, default=0, help="MTG-Jamendo split-N (default 0)")
+    p.add_argument("--jamendo-audio", choices=("mp3", "wav", "ogg", "flac", "npy"), default="mp3",
+                   help="MTG-Jamendo files to embed (default mp3)")
+    p.add_argument("--json", metavar="OUT", help="write every result as JSON here")
+    p.add_argument("--markdown", metavar="OUT", help="write the table as Markdown here")
+    p.add_argument("--name", help="model name in the table (default: the source)")
+    p.add_argument("--on-error", choices=("raise", "skip"), default="raise",
+                   help="bad dataset files: stop (raise) or skip and count them (default raise)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _probe_options(p)
 
 
 def _gtzan_options(p):
@@ -183,6 +212,38 @@ def run(args):
     if args.plots:
         for path in report.write_plots(result, args.plots):
             print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def run_all(args):
+    from ..atomic import write_json, write_text
+    from ..bench.suite import run_suite, suite_table
+    from ..errors import ConfigError
+    from ..inference import load_model
+    from .embed import check_level
+    if args.runs < 1:
+        raise ConfigError("--runs", f"must be >= 1, got {args.runs}")
+    model = load_model(args.model, args.weights)
+    check_level(model, args.level)
+    suite = run_suite(args.data_root, model, runs=args.runs, seed=args.seed, level=args.level,
+                      on_error=args.on_error, progress=not args.quiet,
+                      probe_changes={"max_epochs": args.max_epochs, "patience": args.patience,
+                                     "batch_size": args.batch_size,
+                                     "grouped": False if args.separate_runs else None},
+                      jamendo_split=args.jamendo_split, jamendo_audio=args.jamendo_audio)
+    for result in suite["results"]:
+        problems = result["dataset"]["problems"]
+        if problems:
+            counts = ", ".join(f"{kind} {p['count']}" for kind, p in problems.items())
+            print(f"{result['dataset']['name']}: problems: {counts}", file=sys.stderr)
+        _warn_coverage(result)
+    table_md = suite_table(suite, args.name or args.model)
+    print(table_md)
+    if args.markdown:
+        write_text(args.markdown, table_md)
+    if args.json:
+        write_json(args.json, suite, sort_keys=False)
+        print(f"wrote {args.json}", file=sys.stderr)
     return 0
 
 
