@@ -367,3 +367,63 @@ def test_embed_and_bench_take_the_taggers_levels(tmp_path, capsys):
                  str(tmp_path / "r.json")])
     assert code == 0
     assert "| musicnn_vgg_msd (pool5_flat) |" in capsys.readouterr().out
+
+
+def test_musicnn_encoder_starts_from_the_preset_frozen_or_fine_tuned():
+    from era_zoo.layers.musicnn import MusicnnEncoder
+
+    tagger = era_zoo.load("musicnn_msd")
+    rng = np.random.default_rng(6)
+    batch = {"mel": rng.uniform(0, 3, (2, 96, 187)).astype(np.float32),
+             "year_class": rng.integers(0, 3, 2).astype(np.int32)}
+    for trainable in (False, True):
+        model = era_zoo.create_model(
+            "audio_cnn", mel="musicnn96", year_bins={"start": 2000, "end": 2003, "width": 1},
+            encoder={"type": "musicnn", "trainable_trunk": trainable, "hidden_dim": 16,
+                     "output_dim": 8, "dropout": 0.0})
+        encoder = model.audio_encoder
+        assert isinstance(encoder, MusicnnEncoder) and encoder.trunk_dim == 1506
+        # the trunk is the tagger's: the same pooled features
+        np.testing.assert_allclose(np.asarray(encoder.trunk(batch["mel"])),
+                                   np.asarray(tagger.trunk(batch["mel"])["pooled"]), atol=1e-5)
+        before = [np.asarray(w).copy() for w in encoder.musicnn.weights]
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+        model.fit(batch, batch_size=2, epochs=1, verbose=0)
+        changed = [not np.array_equal(np.asarray(w), b)
+                   for w, b in zip(encoder.musicnn.weights, before)]
+        assert any(changed) == trainable
+    with pytest.raises(ConfigError, match="encoder.type"):
+        era_zoo.create_model("audio_cnn", encoder={"type": "vgg"})
+
+
+def test_era_recipes_train_on_the_musicnn_encoder_overlay(tmp_path):
+    import tomllib
+
+    from era_zoo.cli import main
+    from era_zoo.data.fixtures import write_msd_fixture
+    from era_zoo.inference import load_model
+    from era_zoo.training.recipe import find_recipe, load_recipe, overlay_overrides
+
+    overlay = overlay_overrides(find_recipe("overlays/musicnn_encoder"))
+    for name in ("audio_suc", "audioart_mmc"):
+        recipe = load_recipe(name, data_root=tmp_path, overrides=overlay)
+        assert recipe["model"]["encoder"]["type"] == "musicnn"
+        assert (recipe["model"]["mel"], recipe["model"]["encoder"]["n_frames"]) == (
+            "musicnn96", 187)
+    # AudioArt-MMC, the one with every head, end to end
+    data = write_msd_fixture(tmp_path / "msd", n_tracks=24, seconds=1)
+    run = tmp_path / "run"
+    args = ["train", "audioart_mmc", "--overlay", "overlays/musicnn_encoder",
+            "--data", str(data), "--out", str(run), "--epochs", "1", "--steps-per-epoch", "2",
+            "--batch-size", "2", "--set", "training.validation_steps=1",
+            "--set", "projector.max_tracks=6", "--set", "model.encoder.hidden_dim=16",
+            "--set", "sideinfo.text.vocab_size=60", "--set", "sideinfo.text.seq_len=16",
+            "--set", "sideinfo.text.encoder={embedding_dim=16,num_heads=2,intermediate_dim=16}"]
+    assert main(args) == 0
+    resolved = tomllib.loads((run / "recipe.toml").read_text())
+    assert resolved["model"]["encoder"]["type"] == "musicnn"
+    assert (resolved["data"]["mel"], resolved["data"]["frames"]) == ("musicnn96", 187)
+    model = load_model(run)
+    tagger = era_zoo.load("musicnn_msd")
+    for a, b in zip(model.audio_encoder.musicnn.weights, tagger.trunk.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))    # frozen

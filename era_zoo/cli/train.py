@@ -5,6 +5,7 @@ examples:
   era-zoo train contrastive_a2p --data /data/melon
   era-zoo train audio_cnn --data /data/msd --epochs 50 --out runs/cnn
   era-zoo train my_recipes/cnn.toml --data /data/msd
+  era-zoo train audio_suc --overlay overlays/musicnn_encoder --data /data/msd
   era-zoo train baseline_cf --data /data/melon \\
       --set model.encoder.channels=[32,32,64,64,64,64,128] --batch-size 32
 
@@ -42,6 +43,10 @@ def register(subparsers):
     parser.add_argument("--out", metavar="RUN_DIR",
                         help="run directory (default: runs/<recipe name>, or the run "
                              "directory of a RUN_DIR/recipe.toml)")
+    parser.add_argument("--overlay", metavar="NAME|PATH", action="append", default=[],
+                        help="a partial recipe applied on top of RECIPE before --set, e.g. "
+                             "overlays/musicnn_encoder (paper A's era models on musicnn's "
+                             "pretrained MSD front-end and mid-end) (repeatable)")
     parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
                         dest="overrides",
                         help="override any recipe value, VALUE in TOML syntax, e.g. "
@@ -50,11 +55,17 @@ def register(subparsers):
     parser.set_defaults(handler=run)
 
 
+def overlays(names):
+    """``--overlay`` files as ``key=value`` overrides, in the order given."""
+    from ..training.recipe import find_recipe, overlay_overrides
+    return [item for name in names for item in overlay_overrides(find_recipe(name))]
+
+
 def run(args):
     from ..training import train
     result = train(args.recipe, data=args.data, strategy=args.strategy, epochs=args.epochs,
                    steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
-                   out=args.out, overrides=args.overrides)
+                   out=args.out, overrides=overlays(args.overlay) + args.overrides)
     if result.status == "nan":
         key, value = result.nan
         print(f"era-zoo train: stopped on {key} = {value}; see {result.run_dir}")

@@ -37,6 +37,10 @@ Numerics that decide the match with the original graph:
 import keras
 from keras import layers, ops
 
+from .audio_encoder import BN_EPSILON as HEAD_BN_EPSILON
+from .audio_encoder import BN_MOMENTUM as HEAD_BN_MOMENTUM
+from .audio_encoder import LN_EPSILON
+
 # TensorFlow 1's tf.layers defaults, which the checkpoints were trained with.
 BN_EPSILON = 1e-3
 BN_MOMENTUM = 0.99
@@ -262,3 +266,115 @@ class VGGTrunk(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "n_mels": self.n_mels, "n_frames": self.n_frames,
                 "filters": self.filters, "dropout": self.dropout_rate}
+
+
+@keras.saving.register_keras_serializable(package="era_zoo")
+class MusicnnEncoder(layers.Layer):
+    """A zoo audio encoder whose trunk is musicnn's front-end and mid-end
+    (:class:`MusicnnTrunk`), started from a pretrained tagger's weights
+    (``musicnn_msd``: learned on the Million Song Dataset's audio), frozen or
+    fine-tuned, with :class:`~era_zoo.layers.audio_encoder.AudioEncoder`'s
+    projection head on top. It answers AudioEncoder's interface (``n_mels``,
+    ``n_frames``, ``output_dim``, ``trunk_dim``, ``trunk``, ``project``), so
+    the era models take it as ``encoder={"type": "musicnn", ...}``.
+
+    ``trunk(mel)`` is the 1506-d pooled features (max and mean over frames
+    of the 753 front-end and mid-end channels, interleaved); ``project``
+    maps them to the ``output_dim`` embedding: Dense(hidden_dim) ->
+    BatchNorm -> ReLU -> Dropout -> Dense(output_dim) -> LayerNorm. A frozen
+    trunk (``trainable_trunk=False``) keeps its BatchNorm statistics (Keras
+    runs non-trainable BatchNorm in inference mode).
+
+    Args:
+        preset: the tagger whose trunk weights start the encoder
+            (``"musicnn_msd"``, ``"musicnn_mtt"``), or None (random).
+        trainable_trunk: fine-tune the trunk (True) or keep it frozen.
+        n_mels, n_frames: the input, (96, 187) for the wheel's models
+            (musicnn96 patches, about 3 s).
+        midend_filters: mid-end filters (64 in the presets).
+        hidden_dim, output_dim, dropout: the projection head.
+        synchronized_bn: synchronized BatchNorm in the head (distribution).
+
+    Example:
+        >>> enc = MusicnnEncoder(preset=None)
+        >>> tuple(enc(np.zeros((2, 96, 187), "float32")).shape)
+        (2, 128)
+    """
+
+    def __init__(self, preset="musicnn_msd", trainable_trunk=False, n_mels=96, n_frames=187,
+                 midend_filters=64, hidden_dim=512, output_dim=128, dropout=0.5,
+                 synchronized_bn=False, **kwargs):
+        super().__init__(**kwargs)
+        self.preset = None if preset in (None, "") else str(preset)
+        self.trainable_trunk = bool(trainable_trunk)
+        self.n_mels, self.n_frames = int(n_mels), int(n_frames)
+        self.hidden_dim, self.output_dim = int(hidden_dim), int(output_dim)
+        self.dropout_rate = float(dropout)
+        self.synchronized_bn = bool(synchronized_bn)
+        self.musicnn = MusicnnTrunk(self.n_mels, midend_filters, name="musicnn")
+        self.musicnn.trainable = self.trainable_trunk
+        self.fc1 = layers.Dense(self.hidden_dim, name="fc1")
+        self.fc_bn = layers.BatchNormalization(momentum=HEAD_BN_MOMENTUM, epsilon=HEAD_BN_EPSILON,
+                                               synchronized=self.synchronized_bn, name="fc_bn")
+        self.dropout = layers.Dropout(self.dropout_rate, name="dropout")
+        self.fc2 = layers.Dense(self.output_dim, name="fc2")
+        self.norm = layers.LayerNormalization(epsilon=LN_EPSILON, name="norm")
+
+    @property
+    def trunk_dim(self):
+        return 2 * self.musicnn.pooled_dim
+
+    def build(self, input_shape=None):
+        self.musicnn.build((None, self.n_mels, self.n_frames))
+        self.fc1.build((None, self.trunk_dim))
+        self.fc_bn.build((None, self.hidden_dim))
+        self.fc2.build((None, self.hidden_dim))
+        self.norm.build((None, self.output_dim))
+        if self.preset is not None:
+            self.musicnn.set_weights(pretrained_trunk_weights(self.preset))
+        self.built = True
+
+    def trunk(self, mel, training=None):
+        """(batch, n_mels, n_frames) musicnn96 patches -> (batch, 1506)."""
+        return self.musicnn(mel, training=training and self.trainable_trunk)["pooled"]
+
+    def project(self, h, training=None):
+        """(batch, trunk_dim) -> (batch, output_dim) layer-normalised embedding."""
+        h = ops.relu(self.fc_bn(self.fc1(h), training=training))
+        return self.norm(self.fc2(self.dropout(h, training=training)))
+
+    def call(self, mel, training=None):
+        return self.project(self.trunk(mel, training=training), training=training)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "preset": self.preset,
+                "trainable_trunk": self.trainable_trunk, "n_mels": self.n_mels,
+                "n_frames": self.n_frames, "midend_filters": self.musicnn.midend_filters,
+                "hidden_dim": self.hidden_dim, "output_dim": self.output_dim,
+                "dropout": self.dropout_rate, "synchronized_bn": self.synchronized_bn}
+
+
+def pretrained_trunk_weights(preset):
+    """The trunk weights (front-end and mid-end) of a shipped musicnn tagger
+    preset, in :class:`MusicnnTrunk`'s order.
+
+    Args:
+        preset: "musicnn_msd" or "musicnn_mtt" (or another preset of a
+            musicnn tagger).
+
+    Example:
+        >>> len(pretrained_trunk_weights("musicnn_msd"))
+        52
+    """
+    from ..errors import ConfigError
+    from ..registry import load
+
+    tagger = load(preset)
+    trunk = getattr(tagger, "trunk", None)
+    if not isinstance(trunk, MusicnnTrunk):
+        raise ConfigError("encoder.preset", f"{preset!r} is not a musicnn tagger",
+                          "use musicnn_msd or musicnn_mtt")
+    return trunk.get_weights()

@@ -29,6 +29,11 @@ import numpy as np
 from ..audio.presets import MelSpec, get_preset
 from ..errors import ConfigError
 from ..layers.audio_encoder import AudioEncoder
+from ..layers.musicnn import MusicnnEncoder
+
+# encoder["type"] -> the audio encoder class: paper B's CNN (the default,
+# trained from scratch) or musicnn's pretrained front-end and mid-end.
+ENCODER_TYPES = {"paper_b": AudioEncoder, "musicnn": MusicnnEncoder}
 
 # The audio encoder of the registry's test configurations (register_model's
 # test_config): seven blocks like paper B's at 8-16 channels, whose pools
@@ -135,7 +140,9 @@ class ZooModel(_Steps, keras.Model):
     terms, "loss" the total), then call ``_finish_init()``.
 
     Common config: ``encoder`` (AudioEncoder keyword arguments, merged over
-    the family's defaults), ``mel`` (MelSpec preset name or dict: the
+    the family's defaults; or ``{"type": "musicnn", ...}``, MusicnnEncoder
+    keyword arguments: musicnn's pretrained trunk, frozen or fine-tuned, on
+    ``mel="musicnn96"``), ``mel`` (MelSpec preset name or dict: the
     features the model expects; its n_mels must match the encoder),
     ``gather_negatives`` (gather contrastive rows across replicas),
     ``synchronized_bn`` (None = auto).
@@ -151,21 +158,30 @@ class ZooModel(_Steps, keras.Model):
     def __init__(self, encoder=None, mel=None, gather_negatives=True,
                  synchronized_bn=None, **kwargs):
         super().__init__(**kwargs)
-        self.encoder_config = {**self.default_encoder, **dict(encoder or {})}
+        encoder = dict(encoder or {})
+        kind = encoder.get("type", "paper_b")
+        if kind not in ENCODER_TYPES:
+            raise ConfigError("encoder.type", f"unknown audio encoder {kind!r}",
+                              f"one of {', '.join(ENCODER_TYPES)}")
+        # The family's defaults size paper B's encoder; musicnn's has its own.
+        defaults = self.default_encoder if kind == "paper_b" else {}
+        self.encoder_config = {**defaults, **encoder}
         for key in ("synchronized_bn", "name"):
             self.encoder_config.pop(key, None)
         self.mel = self.default_mel if mel is None else mel
         self.mel_spec = get_preset(self.mel)
         self.gather_negatives = bool(gather_negatives)
         self.synchronized_bn = synchronized_bn
+        arguments = {k: v for k, v in self.encoder_config.items() if k != "type"}
         try:
-            self.audio_encoder = AudioEncoder(
-                **self.encoder_config, name="audio_encoder",
+            self.audio_encoder = ENCODER_TYPES[kind](
+                **arguments, name="audio_encoder",
                 synchronized_bn=resolve_synchronized_bn(synchronized_bn))
         except TypeError as e:
-            raise ConfigError("encoder", str(e),
-                              "keys: n_mels, n_frames, channels, pools, hidden_dim, "
-                              "output_dim, dropout") from None
+            keys = ("preset, trainable_trunk, n_mels, n_frames, midend_filters, hidden_dim, "
+                    "output_dim, dropout" if kind == "musicnn" else
+                    "n_mels, n_frames, channels, pools, hidden_dim, output_dim, dropout")
+            raise ConfigError("encoder", str(e), f"keys: {keys}") from None
         if self.audio_encoder.n_mels != self.mel_spec.n_mels:
             raise ConfigError("encoder.n_mels",
                               f"{self.audio_encoder.n_mels} does not match mel "

@@ -105,6 +105,7 @@ class _Tagger(keras.Model):
     default_mel = MEL_PRESET
     input_keys = ("mel",)
     levels = ()
+    default_level = None
 
     def __init__(self, labels=None, mel=MEL_PRESET, n_frames=PATCH_FRAMES, overlap=0,
                  **kwargs):
@@ -139,7 +140,10 @@ class _Tagger(keras.Model):
     def call(self, inputs, training=False):
         """Patches (batch, n_mels, n_frames) -> per-patch outputs; waveforms
         (batch, samples) at the mel preset's rate -> outputs with a patch
-        axis: (batch, n_patches, ...)."""
+        axis: (batch, n_patches, ...). A dict batch's "mel" entry is read,
+        as the zoo's trained models read theirs."""
+        if isinstance(inputs, dict):
+            inputs = inputs["mel"]
         if len(inputs.shape) == 3:
             return self.patch_outputs(inputs, training=training)
         if len(inputs.shape) != 2:
@@ -203,14 +207,14 @@ class _Tagger(keras.Model):
 
         Args:
             patches: (n, n_mels, n_frames) array.
-            level: one of ``levels`` (None: the first), or a tuple of them.
+            level: one of ``levels`` (None: ``default_level``), or a tuple of them.
             batch_size: patches per forward pass.
 
         Example:
             >>> model.embed_chunks(np.zeros((2, 96, 187), "float32"), "max_pool").shape
             (2, 753)
         """
-        level = self.levels[0] if level is None else level
+        level = self.default_level if level is None else level
         wanted = (level,) if isinstance(level, str) else tuple(level)
         unknown = [name for name in wanted if name not in self.levels]
         if unknown:
@@ -226,7 +230,7 @@ class _Tagger(keras.Model):
         Args:
             x: waveform, mel or patches, as for :meth:`patches`.
             sample_rate: the waveform's rate in Hz.
-            level: one of ``levels`` (None: the first).
+            level: one of ``levels`` (None: ``default_level``).
             batch_size: patches per forward pass.
             overlap: frames shared by neighbouring patches.
 
@@ -319,7 +323,8 @@ class MusicnnTagger(_Tagger):
         (4, 200)
     """
 
-    levels = ("penultimate", "mean_pool", "max_pool", "taggram")   # the default first
+    levels = ("penultimate", "mean_pool", "max_pool", "taggram")
+    default_level = "penultimate"
 
     def __init__(self, labels=None, midend_filters=64, backend_units=200, dropout=0.5,
                  **kwargs):
@@ -367,6 +372,7 @@ class VGGTagger(_Tagger):
     """
 
     levels = ("pool5_flat", "taggram")
+    default_level = "pool5_flat"
 
     def __init__(self, labels=None, filters=128, dropout=0.5, **kwargs):
         super().__init__(labels=labels, **kwargs)
