@@ -8,7 +8,9 @@ with nothing downloaded but packages.
 3. paper A's three era models trained with their recipes plus the demo
    overlay ``recipes/overlays/demo.toml`` (TensorBoard logs and projector included);
 4. paper A's table for the three side by side on the test split;
-5. the era of each shipped recording, by each trained model.
+5. the era of each shipped recording, by each trained model;
+6. the same recordings through the pretrained musicnn MSD tagger: its top
+   tags and its zero-shot decade opinion.
 
 ``run_demo(args)`` runs ``STEPS`` in order, each a function of the shared
 ``DemoContext``. Every step resumes: a second run reuses the corpus and the
@@ -265,5 +267,34 @@ def predict_recordings(ctx):
           "CC BY pieces; the demo models only know 1360-1924 piano renderings of scores.)")
 
 
+def musicnn_opinion(ctx):
+    """A model trained on real recordings beside the demo models: musicnn's
+    MSD tagger (shipped, pretrained) on the same clips, its top tags and its
+    zero-shot decade opinion."""
+    from ..errors import EraZooError
+    from ..inference import load_model
+    from ..inference.tags import tag_files
+
+    print("\n== the same recordings through musicnn_msd (pretrained on the Million Song "
+          "Dataset's audio; MSD decade tags renormalised: a zero-shot opinion)\n")
+    model = load_model("musicnn_msd")
+    print(f"{'recording':<44} {'top tags':<40} decade tags")
+    for row in tag_files(model, [str(c) for c in ctx.clips], top=3):
+        name = _ellipsize(Path(row["file"]).stem, 44)
+        if "error" in row:
+            print(f"{name:<44} error: {row['error']}")
+            continue
+        tags = ", ".join(f"{t['tag']} {t['probability']:.0%}" for t in row["top"])
+        try:
+            shares = model.decade_opinion(row["taggram"])
+        except EraZooError as e:
+            print(f"{name:<44} {tags:<40} error: {e.problem}")
+            continue
+        decades = ", ".join(f"{d} {p:.0%}" for d, p in
+                            sorted(shares.items(), key=lambda kv: -kv[1])[:2])
+        print(f"{name:<44} {tags:<40} {decades}")
+
+
 FRONT_END_STEPS = [describe_clips, time_pipeline, print_credits]
-STEPS = FRONT_END_STEPS + [build_corpus, train_era_models, era_table, predict_recordings]
+STEPS = FRONT_END_STEPS + [build_corpus, train_era_models, era_table, predict_recordings,
+                           musicnn_opinion]
