@@ -12,7 +12,19 @@ examples:
 Run the same command again with the same --out to resume an interrupted run
 (or to extend a finished one with a larger --epochs). On several machines,
 start the command on each with its own TF_CONFIG and --strategy multiworker.
+
+exit status: 0 trained; 2 a usage, recipe or data error (one line naming the
+file or setting); 3 stopped on a NaN or infinite loss or weight (the batch's
+tracks are named, RUN_DIR/nan_batch.tsv lists them; nothing from that batch on
+is saved);
+143 stopped by SIGTERM after saving the state of the batch in progress (under
+multiworker SIGTERM ends a worker at once; the run resumes from the last
+backup). A damaged newest backup is passed over for the previous one, with a
+warning.
 """
+
+EXIT_NAN = 3
+EXIT_INTERRUPTED = 128 + 15  # the shell's status of a SIGTERM'd command
 
 
 def register(subparsers):
@@ -67,9 +79,9 @@ def run(args):
                    steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size,
                    out=args.out, overrides=overlays(args.overlay) + args.overrides)
     if result.status == "nan":
-        key, value = result.nan
-        print(f"era-zoo train: stopped on {key} = {value}; see {result.run_dir}")
-        return 3
+        return EXIT_NAN
+    if result.status == "interrupted":
+        return EXIT_INTERRUPTED
     print(f"era-zoo train: done, {result.position.epoch} epoch(s); run directory "
           f"{result.run_dir}")
     return 0

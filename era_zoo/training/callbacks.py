@@ -8,16 +8,33 @@ shared :class:`Position`.
 Resume state (``RUN_DIR/backup``) is the whole training state as one ``.npz``
 of arrays: every model variable (weights, BatchNorm statistics, the dropout
 seed generators), every optimizer variable (moments, iteration count) and the
-metric accumulators, plus ``state.json`` with the position (epoch, step in
-epoch, global step) and the best monitored value. ``state.json`` is written
-last and names its ``.npz``, so it is the commit point: a run killed while
-saving resumes from the previous state.
+metric accumulators, plus the position (epoch, step in epoch, global step)
+and the best monitored value. The last two states are kept; ``state.json``
+lists them with their sha256 and is written last, so it is the commit point:
+a run killed while saving resumes from the previous state, and a damaged
+newest state (truncated, altered) is passed over for the one before it.
+A state holding NaN or infinite weights is never written.
+
+Faults and what they leave:
+
+- killed (SIGKILL, power loss): the last committed state; the next run
+  resumes there and ends with the weights an uninterrupted run ends with.
+- SIGTERM (single worker): the state of the batch it arrived in is saved
+  and training stops (``TrainResult.status == "interrupted"``).
+- disk full or unwritable while saving: :class:`DataError` naming the file;
+  the states already there are untouched.
+- NaN or infinite loss or model variable: training stops before anything is
+  saved from that batch on (see :class:`TerminateOnNaN`).
 """
 import csv
+import hashlib
 import io
 import json
 import math
 import os
+import signal
+import threading
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,10 +42,12 @@ import keras
 import numpy as np
 
 from ..atomic import atomic_path, write_json, write_text
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .summaries import scalar_writer
 
 STATE_FILE = "state.json"
+# Resume states kept: the newest and the one before it, to fall back to.
+GENERATIONS = 2
 # update_freq = "auto": at least this many batch points per epoch.
 POINTS_PER_EPOCH = 20
 
@@ -63,77 +82,176 @@ def _state_variables(model, with_metrics):
 
 
 class TrainingState:
-    """Saves and restores :class:`Position` plus every variable of a model.
+    """Saves and restores :class:`Position` plus every variable of a model,
+    keeping the last :data:`GENERATIONS` states so that one damaged file
+    (a bad disk block, a copy cut short) still leaves one to resume from.
+
+    Each state is one ``.npz``: the arrays plus ``meta`` (fingerprint and
+    position as JSON), so a state file describes itself. ``state.json``
+    lists the kept generations, newest first, with their sha256; it is
+    written last and so is the commit point. :meth:`restore` takes the
+    newest state whose file is whole (sha256, zip CRCs, every array read)
+    and records in ``notes`` each newer one it had to pass over; without a
+    readable ``state.json`` it falls back to the ``.npz`` files themselves.
 
     ``fingerprint`` identifies the recipe settings a state belongs to;
     restoring a state of another fingerprint fails instead of silently mixing
-    two runs. Metric accumulators are only kept on a single replica (under a
-    distribution strategy they are per-replica sums whose assignment from one
-    value would not round-trip).
+    two runs. Metric accumulators are restored under any number of replicas:
+    under a distribution strategy they are sum-aggregated per-replica
+    variables, whose value read in cross-replica context is the sum and whose
+    assignment there gives each replica an equal share, so the sum comes back.
 
     Args:
-        directory: the run's ``backup`` folder.
+        directory: the folder states are saved into (the run's ``backup``).
         fingerprint: the recipe's fingerprint (``trainer.fingerprint``).
-        with_metrics: keep the metric accumulators too (single replica only).
+        with_metrics: keep the metric accumulators too.
+        source: the folder states are restored from (default: ``directory``;
+            a non-chief worker saves into scratch but restores the chief's).
 
     Example:
         >>> state = TrainingState("runs/a2p/backup", "3f2a")  # doctest: +SKIP
         >>> position, metrics = state.restore(model)          # doctest: +SKIP
+        >>> state.notes                                       # doctest: +SKIP
+        []
     """
 
-    def __init__(self, directory, fingerprint, with_metrics=True):
+    def __init__(self, directory, fingerprint, with_metrics=True, source=None):
         self.directory = Path(directory)
+        self.source = Path(source) if source is not None else self.directory
         self.fingerprint = fingerprint
         self.with_metrics = with_metrics
-
-    def exists(self):
-        """True when ``directory`` holds a saved state."""
-        return (self.directory / STATE_FILE).is_file()
+        self.notes = []
+        self.saved = None  # Position of the newest state saved or restored
+        self._generations = None
 
     def save(self, model, position):
+        """Write the state of ``model`` at ``position`` as the newest
+        generation.
+
+        Returns:
+            None, or the path of a model or optimizer variable holding NaN or
+            infinite values, in which case nothing is written.
+
+        Raises:
+            DataError: the state could not be written (disk full, no
+                permission); the previous generations are left as they were.
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
-        arrays = {}
+        if self._generations is None:
+            self._generations = self._listed(self.directory)
+        # The meta as UTF-8 bytes: every entry of the file stays numeric.
+        arrays = {"meta": np.frombuffer(json.dumps(
+            {"fingerprint": self.fingerprint, "position": asdict(position)}).encode(),
+            dtype=np.uint8)}
         for group, variables in _state_variables(model, self.with_metrics).items():
             for i, v in enumerate(variables):
-                arrays[f"{group}/{i:05d}"] = keras.ops.convert_to_numpy(v)
+                value = keras.ops.convert_to_numpy(v)
+                if (group != "metrics" and np.issubdtype(value.dtype, np.floating)
+                        and not np.isfinite(value).all()):
+                    return v.path
+                arrays[f"{group}/{i:05d}"] = value
         name = f"state-{position.global_step:09d}-{position.epoch:05d}.npz"
-        with atomic_path(self.directory / name) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-        write_json(self.directory / STATE_FILE,
-                   {"arrays": name, "fingerprint": self.fingerprint,
-                    "position": asdict(position)})
+        path = self.directory / name
+        # A kill while writing leaves a temporary file (one state in size);
+        # this process is the folder's only writer, so any found is stale.
+        for stale in self.directory.glob(".tmp-*"):
+            stale.unlink(missing_ok=True)
+        try:
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez(f, **arrays)
+                digest = _sha256(tmp)
+            generation = {"arrays": name, "sha256": digest, "position": asdict(position)}
+            kept = [generation] + [g for g in self._generations
+                                   if g["arrays"] != name][:GENERATIONS - 1]
+            write_json(self.directory / STATE_FILE,
+                       {"arrays": name, "fingerprint": self.fingerprint,
+                        "position": asdict(position), "generations": kept})
+        except OSError as e:
+            raise DataError(path, f"cannot write the resume state: {e.strerror or e}",
+                            "free space or fix permissions there, then run the same "
+                            "command again: it resumes from the last state saved"
+                            ) from e
+        self._generations = kept
+        self.saved = Position(**asdict(position))
+        names = {g["arrays"] for g in kept}
         for old in self.directory.glob("state-*.npz"):
-            if old.name != name:
+            if old.name not in names:
                 old.unlink(missing_ok=True)
 
     def restore(self, model):
-        """Load the saved state into ``model``. Returns its Position (a fresh
-        one when there is no state) and the saved metric accumulators of a
-        mid-epoch state (or None), which :class:`ResumeCallback` puts back
-        once Keras has reset the metrics for the resumed epoch."""
-        if not self.exists():
+        """Load the newest whole state into ``model``.
+
+        Returns:
+            Its Position (a fresh one when there is no state) and the saved
+            metric accumulators of a mid-epoch state (or None), which
+            :class:`ResumeCallback` puts back once Keras has reset the
+            metrics for the resumed epoch. Damaged states passed over are
+            described in ``self.notes``.
+
+        Raises:
+            ConfigError: the state belongs to another recipe or model.
+            DataError: states exist but none is readable.
+        """
+        self.notes = []
+        generations = self._listed(self.source)
+        if not generations:
             return Position(), None
-        meta = json.loads((self.directory / STATE_FILE).read_text(encoding="utf-8"))
-        if meta.get("fingerprint") != self.fingerprint:
-            raise ConfigError(
-                "--out", f"{self.directory.parent} holds a run of a different "
-                "recipe (model, data or training settings differ)",
-                "choose a new --out, or train with the recipe.toml saved there")
-        position = Position(**meta["position"])
-        path = self.directory / meta["arrays"]
-        metrics = None
-        with np.load(path, allow_pickle=False) as saved:
+        damaged = []
+        for generation in generations:
+            path = self.source / generation["arrays"]
+            try:
+                arrays, meta = _read_state(path, generation.get("sha256"))
+            except _Unreadable as e:
+                damaged.append(f"{path} is damaged ({e})")
+                continue
+            if meta.get("fingerprint") != self.fingerprint:
+                raise ConfigError(
+                    "--out", f"{self.directory.parent} holds a run of a different "
+                    "recipe (model, data or training settings differ)",
+                    "choose a new --out, or train with the recipe.toml saved there")
+            position = Position(**meta["position"])
             for group, variables in _state_variables(model, False).items():
-                self._assign(path, saved, group, variables)
-            keys = sorted(k for k in saved.files if k.startswith("metrics/"))
+                self._assign(path, arrays, group, variables)
+            metrics = None
+            keys = sorted(k for k in arrays if k.startswith("metrics/"))
             if self.with_metrics and position.step and keys:
-                metrics = [saved[k] for k in keys]
-        return position, metrics
+                metrics = [arrays[k] for k in keys]
+            if damaged:
+                self.notes = damaged + [
+                    f"resuming from the previous state {path.name} (epoch "
+                    f"{position.epoch + 1}, step {position.step})"]
+            self._generations = [g for g in generations if g is generation or
+                                 g["position"]["global_step"] < position.global_step]
+            self.saved = Position(**asdict(position))
+            return position, metrics
+        raise DataError(self.source, "no readable resume state: " + "; ".join(damaged),
+                        "move the backup folder away to start the run from the beginning")
+
+    def _listed(self, directory):
+        """The generations ``state.json`` in ``directory`` names, newest
+        first; the ``.npz`` files themselves (newest name first) when it is
+        missing or unreadable."""
+        try:
+            meta = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+            generations = meta.get("generations") or [
+                {"arrays": meta["arrays"], "position": meta["position"]}]
+            return [g for g in generations if g["arrays"].startswith("state-")]
+        except FileNotFoundError:
+            files = sorted(directory.glob("state-*.npz"), reverse=True)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            files = sorted(directory.glob("state-*.npz"), reverse=True)
+            self.notes.append(f"{directory / STATE_FILE} is damaged ({e}); "
+                              "looking at the state files themselves")
+        generations = []
+        for f in files:
+            global_step = int(f.name.split("-")[1]) if f.name.count("-") == 2 else -1
+            generations.append({"arrays": f.name, "position": {"global_step": global_step}})
+        return generations
 
     @staticmethod
     def _assign(path, saved, group, variables):
-        keys = sorted(k for k in saved.files if k.startswith(group + "/"))
+        keys = sorted(k for k in saved if k.startswith(group + "/"))
         if len(keys) != len(variables):
             raise ConfigError("--out", f"{path}: {len(keys)} {group} variables "
                               f"saved, the model has {len(variables)}")
@@ -142,7 +260,88 @@ class TrainingState:
             if tuple(value.shape) != tuple(v.shape):
                 raise ConfigError("--out", f"{path}: {key} has shape "
                                   f"{value.shape}, the model's {v.path} has {v.shape}")
-            v.assign(value)
+        for key, v in zip(keys, variables):
+            v.assign(saved[key])
+
+
+class _Unreadable(Exception):
+    """A state file that cannot be used, with the reason."""
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_state(path, sha256=None):
+    """Every array of the state file ``path`` and its meta; raises
+    :class:`_Unreadable` naming what is wrong with it."""
+    if not path.is_file():
+        raise _Unreadable("missing")
+    if sha256 and _sha256(path) != sha256:
+        raise _Unreadable("its contents differ from what was written (sha256)")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {k: saved[k] for k in saved.files}  # reading checks every CRC
+        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+        meta["position"]["global_step"]
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
+        raise _Unreadable(f"{type(e).__name__}: {e}") from None
+    return arrays, meta
+
+
+class Interrupted(Exception):
+    """Raised by :class:`ResumeCallback` out of ``fit`` once the state of a
+    signalled run is saved; ``signum`` is the signal, ``position`` where the
+    state stands."""
+
+    def __init__(self, signum, position):
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+        self.position = position
+
+
+class StopSignal:
+    """Turns SIGTERM (a scheduler's or ``kill``'s polite stop) into a
+    request that :class:`ResumeCallback` honours at the end of the batch in
+    progress: the handler only records the signal, since saving from inside
+    a handler could interrupt a half-finished step. Installed for the span of
+    a ``with`` block, in the main thread only (elsewhere Python cannot take
+    signals and the default action stays).
+
+    Args:
+        signals: the signals to catch.
+
+    Example:
+        >>> import signal
+        >>> with StopSignal() as stop:
+        ...     signal.raise_signal(signal.SIGTERM)
+        >>> stop.received == signal.SIGTERM
+        True
+    """
+
+    def __init__(self, signals=(signal.SIGTERM,)):
+        self.signals = tuple(signals)
+        self.received = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        self.received = signum
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for s in self.signals:
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+        return False
 
 
 class ResumeCallback(keras.callbacks.Callback):
@@ -151,7 +350,10 @@ class ResumeCallback(keras.callbacks.Callback):
     checkpoints, so a restored epoch end never repeats them). The metric
     accumulators of a mid-epoch state are put back after Keras resets them
     at the start of the resumed epoch, so the epoch's logged means equal
-    those of an uninterrupted run.
+    those of an uninterrupted run. A state with NaN or infinite weights is
+    not saved: training stops and ``bad`` names the variable. When
+    ``stop_signal`` has received a signal, the state after the batch in
+    progress is saved and :class:`Interrupted` is raised.
 
     Args:
         state: the :class:`TrainingState` to save into.
@@ -159,18 +361,22 @@ class ResumeCallback(keras.callbacks.Callback):
         every_steps: batches between mid-epoch saves (0: epoch ends only).
         steps_per_epoch: batches in one epoch.
         pending_metrics: metric accumulators of a restored mid-epoch state.
+        stop_signal: a :class:`StopSignal`, or None.
 
     Example:
         >>> ResumeCallback(state, position, 100, 500)  # doctest: +SKIP
     """
 
-    def __init__(self, state, position, every_steps, steps_per_epoch, pending_metrics=None):
+    def __init__(self, state, position, every_steps, steps_per_epoch, pending_metrics=None,
+                 stop_signal=None):
         super().__init__()
         self.state = state
         self.position = position
         self.every_steps = every_steps
         self.steps_per_epoch = steps_per_epoch
         self.pending_metrics = pending_metrics
+        self.stop_signal = stop_signal
+        self.bad = None
 
     def on_epoch_begin(self, epoch, logs=None):
         pending, self.pending_metrics = self.pending_metrics, None
@@ -182,22 +388,38 @@ class ResumeCallback(keras.callbacks.Callback):
             for v, value in zip(variables, pending):
                 v.assign(value)
 
+    def _save(self):
+        bad = self.state.save(self.model, self.position)
+        if bad is not None:
+            self.bad = (bad, math.nan)
+            self.model.stop_training = True
+
     def on_train_batch_end(self, batch, logs=None):
         self.position.step += 1
         self.position.global_step += 1
         if self.model.stop_training:
             return  # a NaN stop: never save that state
+        signalled = self.stop_signal is not None and self.stop_signal.received
+        if signalled and self.position.step < self.steps_per_epoch:
+            self._save()
+            if self.bad is None:
+                raise Interrupted(self.stop_signal.received, self.position)
+            return
         # The last batch of an epoch is saved by on_epoch_end, after validation.
         if (self.every_steps and self.position.global_step % self.every_steps == 0
                 and self.position.step < self.steps_per_epoch):
-            self.state.save(self.model, self.position)
+            self._save()
 
     def on_epoch_end(self, epoch, logs=None):
         if self.model.stop_training:
             return
-        self.position.epoch = epoch + 1
-        self.position.step = 0
-        self.state.save(self.model, self.position)
+        step = self.position.step
+        self.position.epoch, self.position.step = epoch + 1, 0
+        self._save()
+        if self.bad is not None:  # not saved: the position stays at the epoch's last batch
+            self.position.epoch, self.position.step = epoch, step
+        elif self.stop_signal is not None and self.stop_signal.received:
+            raise Interrupted(self.stop_signal.received, self.position)
 
 
 class EpochProgbar(keras.callbacks.ProgbarLogger):
@@ -221,9 +443,15 @@ class EpochProgbar(keras.callbacks.ProgbarLogger):
 
 
 class TerminateOnNaN(keras.callbacks.Callback):
-    """Stops training at the first batch whose loss (or any loss term) is
-    NaN or infinite, and remembers it in ``bad`` as ``(key, value)``, for the
-    trainer's report.
+    """Stops training at the first batch after which the loss (or any loss
+    term) or any model variable is NaN or infinite, and remembers it in
+    ``bad`` as ``(name, value)``, for the trainer's report.
+
+    The variables are checked too because the loss can stay finite while a
+    batch wrecks the model: one track of huge (finite) values passes
+    through the normalisations but turns the input BatchNorm's moving
+    variance infinite. The check is one compiled reduction per batch on
+    TensorFlow (a flag comes back, not the weights).
 
     Example:
         >>> TerminateOnNaN().bad is None
@@ -233,6 +461,23 @@ class TerminateOnNaN(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.bad = None
+        self._all_finite = None
+
+    def _variables(self):
+        return [v for v in self.model.variables if "float" in str(v.dtype)]
+
+    def _checker(self):
+        variables = self._variables()
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            @tf.function
+            def all_finite():
+                return tf.reduce_all(tf.stack(
+                    [tf.reduce_all(tf.math.is_finite(v)) for v in variables]))
+            return lambda: bool(all_finite())
+        return lambda: all(np.isfinite(keras.ops.convert_to_numpy(v)).all()
+                           for v in variables)
 
     def on_train_batch_end(self, batch, logs=None):
         for key, value in (logs or {}).items():
@@ -240,6 +485,15 @@ class TerminateOnNaN(keras.callbacks.Callback):
                 self.bad = (key, float(value))
                 self.model.stop_training = True
                 return
+        if self._all_finite is None:
+            self._all_finite = self._checker()
+        if not self._all_finite():
+            for v in self._variables():
+                value = keras.ops.convert_to_numpy(v)
+                if not np.isfinite(value).all():
+                    self.bad = (v.path, float(value[~np.isfinite(value)].flat[0]))
+                    break
+            self.model.stop_training = True
 
 
 class Checkpoints(keras.callbacks.Callback):
@@ -295,6 +549,9 @@ class Checkpoints(keras.callbacks.Callback):
 def save_model(model, path):
     """Save ``model`` as a ``.keras`` file at ``path``, atomically.
 
+    Raises:
+        DataError: the file could not be written (disk full, no permission).
+
     Args:
         model: a Keras model.
         path: the ``.keras`` file to write (replaced when it exists).
@@ -302,9 +559,14 @@ def save_model(model, path):
     Example:
         >>> save_model(model, "runs/a2p/model.keras")  # doctest: +SKIP
     """
-    with atomic_path(path) as tmp:
-        os.remove(tmp)  # Keras refuses to overwrite without asking
-        model.save(tmp)
+    try:
+        with atomic_path(path) as tmp:
+            os.remove(tmp)  # Keras refuses to overwrite without asking
+            model.save(tmp)
+    except OSError as e:
+        raise DataError(path, f"cannot write the model: {e.strerror or e}",
+                        "free space or fix permissions there; the file that was "
+                        "there before is unchanged") from e
 
 
 class History(keras.callbacks.Callback):
@@ -332,6 +594,8 @@ class History(keras.callbacks.Callback):
             return {int(r["epoch"]): r for r in csv.DictReader(f)}
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:
+            return  # a NaN stop: the epoch is not complete
         row = {"epoch": epoch + 1}
         row.update({k: float(v) for k, v in (logs or {}).items()})
         self.rows[epoch + 1] = row
@@ -409,7 +673,7 @@ class Scalars(keras.callbacks.Callback):
             self._write("train", "batch", logs or {}, self.position.global_step + 1)
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self.enabled:
+        if not self.enabled or self.model.stop_training:
             return
         logs = dict(logs or {})
         train = {k: v for k, v in logs.items() if not k.startswith("val_")}

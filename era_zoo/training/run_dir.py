@@ -5,7 +5,7 @@
                          filled in): `era-zoo train RUN_DIR/recipe.toml`
                          trains the same thing again
       backup/            resume state (weights, optimizer, RNG, position),
-                         rewritten every few steps; removed when a run ends
+                         rewritten every few steps, the previous one kept
       checkpoints/       epoch-NNNN.keras every `every_epochs`, best.keras
       model.keras        the final model
       history.csv        one row per epoch: every loss term and metric
@@ -16,6 +16,8 @@
                          RUN_DIR` (or the folder above several runs) shows
                          scalars and projector together
       problems.txt       data problems skipped with on_error = "skip"
+      nan_batch.tsv      after a NaN stop: the tracks of the batch it happened
+                         at, the likeliest culprit first
 
 Every file is written atomically (era_zoo.atomic), so a run killed at any
 moment leaves either the old or the new version, never half a file.
@@ -48,6 +50,7 @@ class RunDir:
     tensorboard = property(lambda self: self.root / "tensorboard")
     projector = property(lambda self: self.root / "tensorboard" / "projector")
     problems = property(lambda self: self.root / "problems.txt")
+    nan_batch = property(lambda self: self.root / "nan_batch.tsv")
 
     def create(self):
         """Make the run directory and its checkpoints folder; returns self."""
