@@ -56,6 +56,14 @@ class ModelInfo:
         return getattr(self.cls, "default_mel", None)
 
     @property
+    def default_level(self):
+        """The level its embeddings default to (see
+        :func:`era_zoo.inference.default_level`): "trunk" for paper B's
+        models, "projection" for the era models, a tagger's first level."""
+        from .inference.tracks import default_level
+        return default_level(self.cls)
+
+    @property
     def input_keys(self):
         return tuple(getattr(self.cls, "input_keys", ()))
 

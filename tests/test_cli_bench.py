@@ -110,7 +110,9 @@ def test_bench_melon_with_a_saved_model(tmp_path, capsys):
                  "--quiet"])
     assert code == 0
     result = json.loads((tmp_path / "r.json").read_text())
-    assert result["source"].endswith("(projection)")
+    # paper B's model: the 1024-d trunk by default (here the tiny trunk), stated
+    assert result["source"].endswith("(trunk)") and result["level"] == "trunk"
+    assert "Embedding level: trunk." in capsys.readouterr().out
     assert result["playlists_evaluated"] >= 1
 
 
@@ -153,13 +155,16 @@ def test_bench_all_runs_every_dataset_under_the_root(tmp_path, capsys):
                  "--markdown", str(out / "all.md"), "--quiet"])
     assert code == 0
     stdout = capsys.readouterr().out
-    assert "| Benchmark | Metric | tiny | Stage times (s) | Total (s) |" in stdout
+    assert "| Benchmark | Metric | tiny | Level | Stage times (s) | Total (s) |" in stdout
     rows = [line for line in stdout.splitlines() if line.startswith("| ") and "---" not in line]
     labels = [row.split("|")[1].strip() for row in rows[1:]]
     assert labels == ["GTZAN", "MTG-Jamendo genre", "MTG-Jamendo moodtheme",
                       "MTG-Jamendo instrument", "Melon continuation", "Era (MSD)", "**all**"]
+    # paper B's model: every protocol scored its 1024-d-trunk level (here the tiny trunk)
+    assert [row.split("|")[4].strip() for row in rows[1:-1]] == ["trunk"] * 6
     suite = json.loads((out / "all.json").read_text())
     results = suite["results"]
+    assert [r["level"] for r in results] == ["trunk"] * 6
     assert [r["benchmark"] for r in results] == ["gtzan", "jamendo", "jamendo", "jamendo",
                                                  "melon", "era"]
     # each dataset read and embedded once, before its protocol's own stages

@@ -11,6 +11,7 @@ import era_zoo
 from era_zoo.audio.decode import load_audio
 from era_zoo.bench.sources import load_embeddings
 from era_zoo.cli import main
+from era_zoo.inference import as_chunks
 from era_zoo.registry import model_info
 
 CLIP = Path(str(resources.files("era_zoo") / "assets" / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"))
@@ -76,9 +77,22 @@ def test_embed_writes_what_the_benchmarks_read(saved_models, broken_file, tmp_pa
     assert "error: " in printed and "broken.wav" in printed and "1 failed" in printed
     emb = load_embeddings(out)
     assert set(emb.ids.tolist()) == {CLIP.stem}
-    assert emb.X.shape[1] == 16  # tiny output_dim
-    # Rows equal the model's own chunk embeddings of the decoded clip.
+    assert emb.X.shape[1] == 16  # tiny trunk: 16 channels x 1 band x 1 frame
+    # Paper B's model: the trunk by default (the reference's downstream
+    # features), recorded in the file; rows equal the encoder's trunk of the
+    # decoded clip's chunks, not the projection.
+    assert emb.level == "trunk" and "level trunk" in printed
     model = era_zoo.load("contrastive_a2p", weights=str(saved_models["contrastive_a2p"]))
     wave = load_audio(CLIP, 16000)
-    expected = model.embed(wave, sample_rate=16000)["chunks"]
-    np.testing.assert_allclose(emb.X, expected, atol=1e-5)
+    chunks = as_chunks(wave, model.mel_spec, model.audio_encoder.n_frames, 16000)
+    trunk = np.asarray(model.audio_encoder.trunk(chunks, training=False))
+    np.testing.assert_allclose(emb.X, trunk, atol=1e-5)
+    projection = np.asarray(model.audio_encoder.project(trunk, training=False))
+    assert np.abs(emb.X - projection).max() > 1e-3
+    np.testing.assert_allclose(model.embed(wave, sample_rate=16000)["chunks"], trunk, atol=1e-5)
+    # --level projection stays selectable and is recorded
+    main(["embed", str(CLIP), "--model", str(saved_models["contrastive_a2p"]),
+          "--level", "projection", "-o", str(tmp_path / "p.npz")])
+    emb = load_embeddings(tmp_path / "p.npz")
+    assert emb.level == "projection"
+    np.testing.assert_allclose(emb.X, projection, atol=1e-5)

@@ -107,12 +107,15 @@ def test_audioart_mmc_takes_a_text_encoder_instance_and_checks_widths():
 def test_embed_chunks_a_mel_and_a_waveform():
     model = tiny_model("contrastive_a2p")
     mel = np.random.default_rng(5).normal(size=(48, 64 * 2 + 30)).astype(np.float32)
-    emb = model.embed(mel)
+    emb = model.embed(mel, level="projection")
     assert emb["chunks"].shape == (2, 16)               # the 30-frame tail is dropped
     second = np.asarray(model.audio_encoder(mel[None, :, 64:128], training=False))[0]
     np.testing.assert_allclose(emb["chunks"][1], second, atol=1e-5)
     np.testing.assert_allclose(emb["track"], emb["chunks"].mean(0), atol=1e-6)
-    assert model.embed(mel, level="trunk")["chunks"].shape == (2, model.audio_encoder.trunk_dim)
+    # paper B's model embeds at its trunk by default, as the reference's encode.py
+    trunk = model.embed(mel)["chunks"]
+    assert trunk.shape == (2, model.audio_encoder.trunk_dim)
+    np.testing.assert_allclose(trunk, model.embed(mel, level="trunk")["chunks"])
 
     from era_zoo.audio.mel import LogMel
     wave = np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000).astype(np.float32) * 0.5

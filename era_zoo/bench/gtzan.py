@@ -81,6 +81,7 @@ def run_gtzan(table, embeddings, *, runs=10, seed=0, probe=GTZAN_PROBE, use_vali
     return {
         "benchmark": "gtzan",
         "source": embeddings.description,
+        "level": embeddings.level,
         "protocol": {"runs": runs, "seed": seed, "probe": probe.to_dict(),
                      "early_stopping_on": "valid" if X_valid is not None else None,
                      "vote": "majority over chunks",

@@ -99,6 +99,7 @@ def run_jamendo(table, embeddings, *, category=None, runs=10, seed=0, probe=JAME
     return {
         "benchmark": "jamendo",
         "source": embeddings.description,
+        "level": embeddings.level,
         "protocol": {"category": category, "runs": runs, "seed": seed, "probe": probe.to_dict(),
                      "early_stopping_on": "valid" if X_valid is not None else None,
                      "track_embedding": "mean of chunk embeddings",

@@ -237,6 +237,7 @@ def run_melon(table, embeddings, *, k=100, per_query=100, queries="seed",
     return {
         "benchmark": "melon",
         "source": embeddings.description,
+        "level": embeddings.level,
         "protocol": {"k": k, "per_query": per_query, "queries": queries, "runs": runs, "seed": seed,
                      "playlist_files": files,
                      "search": "exact cosine (blocked)",

@@ -70,17 +70,59 @@ def markdown_table(result, name=None):
                 f"Playlists evaluated: {result['playlists_evaluated']:,} of {where} "
                 f"(paper B: {result['paper_playlists_evaluated']:,})."]
     elif kind == "era":
-        k = result["protocol"]["k"]
-        rows = [f"| Model | Accuracy ±{k} years (%) | Exact bin (%) | Decade (%) | MAE (years) |",
-                "|---|---|---|---|---|"]
-        exact = _pm(s["exact_bin_accuracy"], 100) if "exact_bin_accuracy" in s else "–"
-        rows.append(f"| {name} | {_pm(s['within_k'], 100)} | {exact} | "
-                    f"{_pm(s['decade_accuracy'], 100)} | {_pm(s['mae_years'])} |")
+        rows = _era_rows(result, name)
     else:
         raise ConfigError("benchmark", f"unknown benchmark {kind!r}",
                           "one of gtzan, jamendo, melon, era")
+    rows += ["", level_line(result)]
     times = ", ".join(f"{k} {v:.1f} s" for k, v in result.get("timings_s", {}).items())
     return "\n".join(rows) + (f"\n\nStage times: {times}." if times else "") + "\n"
+
+
+def _era_rows(result, name):
+    """Paper A's columns (+-k years, exact bin, decade, MAE), the columns
+    that fit coarser labels where the result has them (+-wide_k years,
+    period), and the expected year's MAE beside the headline's."""
+    k = result["protocol"]["k"]
+    s = result["summary"]
+    columns = [(f"Accuracy ±{k} years (%)", "within_k", 100)]
+    if "within_wide_k" in s:
+        columns.append((f"±{result['runs'][0]['wide_k']} years (%)", "within_wide_k", 100))
+    if "period_accuracy" in s:
+        columns.append(("Period (%)", "period_accuracy", 100))
+    columns += [("Exact bin (%)", "exact_bin_accuracy", 100), ("Decade (%)", "decade_accuracy", 100),
+                ("MAE (years)", "mae_years", 1), ("MAE, expected year", "mae_years_expected", 1)]
+    cells = [_pm(s[key], scale) if key in s else "–" for _, key, scale in columns]
+    rows = ["| Model | " + " | ".join(title for title, _, _ in columns) + " |",
+            "|---|" + "---|" * len(columns), f"| {name} | " + " | ".join(cells) + " |", "",
+            "Year: the most probable class's (as `era-zoo predict` prints first); MAE, "
+            "expected year: the probability-weighted year (printed beside it)."]
+    outside = result.get("test_tracks_outside_classes")
+    if outside:
+        rows.append(f"{outside} test track(s) lie outside the classes "
+                    f"({result['protocol']['year_bins']['start']}-"
+                    f"{result['protocol']['year_bins']['end']}) and are clipped into an end class.")
+    return rows
+
+
+def level_line(result):
+    """The line of a benchmark table that says which embeddings were scored:
+    the model output (``result["level"]``), or that an era model's own
+    predictions were.
+
+    Args:
+        result: a protocol's result dict.
+
+    Example:
+        >>> level_line({"level": "trunk", "protocol": {}})
+        'Embedding level: trunk.'
+    """
+    if result.get("protocol", {}).get("predictor") == "model":
+        return "Predictions: the era model's own classifier (no embedding level)."
+    level = result.get("level")
+    if level is None:
+        return "Embedding level: not recorded (precomputed embeddings without LEVEL)."
+    return f"Embedding level: {level}."
 
 
 def _pyplot():

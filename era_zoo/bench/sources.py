@@ -4,12 +4,15 @@ Every protocol sees one shape, ``Embeddings``: rows ``X`` (one per chunk or per
 track), ``ids`` (the track id of each row, repeated for chunks) and optional
 ``Y``. Three ways to get one:
 
-- precomputed: an ``.npz`` with ``X``, ``IDS`` (unicode array) and optional
-  ``Y``, so features of other systems (musicnn, OpenL3, ...) go through the
+- precomputed: an ``.npz`` with ``X``, ``IDS`` (unicode array), optional
+  ``Y`` and optional ``LEVEL`` (the level it was embedded at, a 0-d string;
+  ``era-zoo embed`` writes it), so features of other systems (musicnn, OpenL3, ...) go through the
   same code (``load_embeddings`` / ``save_embeddings``);
 - an era_zoo model (has ``embed``): :func:`era_zoo.inference.embed_tracks`,
   each track's mel (or audio) cut into non-overlapping chunks of the model's
-  input length (256 frames in paper B), one row per chunk;
+  input length (256 frames in paper B), one row per chunk, at the model's
+  default level (the 1024-d trunk for paper B's models, as the reference's
+  encode.py) unless another is asked for;
 - any callable ``f(waveform, sample_rate) -> (n_chunks, d)`` (or ``(d,)``).
 
 Rows are matched to a dataset's tracks by *key*: the file stem of the id
@@ -48,12 +51,15 @@ class Embeddings:
     """Rows of embeddings with the track id of each row.
 
     ``X`` float32 (rows, d); ``ids`` unicode (rows,); ``Y`` optional labels
-    (rows, ...). ``description`` says where they came from (for reports).
+    (rows, ...). ``description`` says where they came from and ``level``
+    which output of the model they are (None: not recorded), both for
+    reports.
     """
     X: np.ndarray
     ids: np.ndarray
     Y: np.ndarray | None = None
     description: str = ""
+    level: str | None = None
     _index: dict = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
@@ -157,6 +163,7 @@ def load_embeddings(path):
                                     "an embeddings file holds X (rows, dim), IDS (rows,) and optionally Y")
             X, ids = f["X"], f["IDS"]
             Y = f["Y"] if "Y" in names else None
+            level = str(f["LEVEL"][()]) if "LEVEL" in names else None
     except DataError:
         raise
     except ValueError as e:
@@ -166,14 +173,28 @@ def load_embeddings(path):
         raise DataError(path, f"not a readable .npz file: {e}") from e
     if ids.dtype.kind not in "US":
         raise DataError(path, f"IDS has dtype {ids.dtype}; expected strings")
-    return Embeddings(X, ids.astype(str), Y, description=str(path))
+    return Embeddings(X, ids.astype(str), Y, description=str(path), level=level)
 
 
-def save_embeddings(path, X, ids, Y=None):
-    """Write an embeddings ``.npz`` atomically (IDS stored as a unicode array)."""
+def save_embeddings(path, X, ids, Y=None, level=None):
+    """Write an embeddings ``.npz`` atomically (IDS stored as a unicode array).
+
+    Args:
+        path: the ``.npz`` to write.
+        X: (rows, d) embeddings.
+        ids: the track id of each row.
+        Y: optional labels per row.
+        level: the model output they are (``"trunk"``, ``"projection"``,
+            ...), stored as ``LEVEL`` and shown by the benchmarks.
+
+    Example:
+        >>> save_embeddings("emb.npz", X, ids, level="trunk")  # doctest: +SKIP
+    """
     path = Path(path)
     emb = Embeddings(X, ids, Y, description=str(path))  # validates
     arrays = {"X": emb.X, "IDS": emb.ids.astype("U")}
+    if level is not None:
+        arrays["LEVEL"] = np.array(str(level))
     if Y is not None:
         Y = np.asarray(Y)
         if Y.dtype == object:
@@ -224,8 +245,9 @@ def embed_with_model(table, model, *, level=None, on_error="raise", problems=Non
         table: a :class:`~era_zoo.data.table.TrackTable`.
         model: a zoo model.
         level: one of :func:`era_zoo.inference.embedding_levels` (None: the
-            model's default: ``"projection"`` for the trained models,
-            ``"penultimate"`` for the musicnn taggers).
+            model's default, :func:`era_zoo.inference.default_level`:
+            ``"trunk"`` for paper B's models, ``"projection"`` for the era
+            models, ``"penultimate"`` for the musicnn taggers).
         on_error: ``"raise"`` or ``"skip"`` (counted in ``problems``).
         problems: a :class:`~era_zoo.data.problems.ProblemReport`.
         progress: show a progress bar.
@@ -237,13 +259,14 @@ def embed_with_model(table, model, *, level=None, on_error="raise", problems=Non
         >>> emb = embed_with_model(read_dataset("gtzan", root), era_zoo.load("contrastive_a2p"),
         ...                        level="trunk")  # doctest: +SKIP
     """
-    from ..inference import embed_tracks, embedding_levels
-    level = embedding_levels(model)[0] if level is None else level
+    from ..inference import default_level, embed_tracks
+    level = default_level(model) if level is None else level
     emb = embed_tracks(model, table, level=level, on_error=on_error, problems=problems,
                        progress=progress)
     ids = np.array([table.tracks[p].track_id for p in emb.owner])
     return Embeddings(emb.X, ids,
-                      description=f"{getattr(model, 'name', type(model).__name__)} ({level})")
+                      description=f"{getattr(model, 'name', type(model).__name__)} ({level})",
+                      level=level)
 
 
 def embed_with_callable(table, fn, *, sample_rate=16000, on_error="raise", problems=None,

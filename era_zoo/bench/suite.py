@@ -163,8 +163,9 @@ def _headline(result):
 
 def suite_table(suite, name=None):
     """One Markdown table of a :func:`run_suite` result: a row per
-    benchmark with its headline figures, the seconds of each stage and the
-    total; a last row sums the stages.
+    benchmark with its headline figures, the embedding level scored (or the
+    era model's own predictions), the seconds of each stage and the total;
+    a last row sums the stages.
 
     Args:
         suite: the dict :func:`run_suite` returned.
@@ -175,8 +176,8 @@ def suite_table(suite, name=None):
     """
     results = suite["results"]
     name = name or (results[0].get("source") if results else None) or "model"
-    rows = [f"| Benchmark | Metric | {name} | Stage times (s) | Total (s) |",
-            "|---|---|---|---|---:|"]
+    rows = [f"| Benchmark | Metric | {name} | Level | Stage times (s) | Total (s) |",
+            "|---|---|---|---|---|---:|"]
     grand = 0.0
     for result in results:
         bench, metric, score = _headline(result)
@@ -184,6 +185,8 @@ def suite_table(suite, name=None):
         total = sum(times.values())
         grand += total
         stages = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in times.items())
-        rows.append(f"| {bench} | {metric} | {score} | {stages} | {total:.1f} |")
-    rows.append(f"| **all** | | | | **{grand:.1f}** |")
+        level = ("own predictions" if result["protocol"].get("predictor") == "model"
+                 else result.get("level") or "not recorded")
+        rows.append(f"| {bench} | {metric} | {score} | {level} | {stages} | {total:.1f} |")
+    rows.append(f"| **all** | | | | | **{grand:.1f}** |")
     return "\n".join(rows) + "\n"

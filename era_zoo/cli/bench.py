@@ -45,10 +45,12 @@ def _common_options(p):
     p.add_argument("--weights", metavar="PATH|PRESET",
                    help="weights for a --model given by name: a preset or a .weights.h5 file")
     p.add_argument("--level", metavar="LEVEL",
-                   help="which output to embed with: projection or trunk for the trained zoo models "
-                        "(default projection); penultimate, mean_pool, max_pool or taggram for "
-                        "musicnn_msd/_mtt (default penultimate); pool5_flat or taggram for "
-                        "musicnn_vgg_msd/_mtt (default pool5_flat)")
+                   help="which output to embed with: trunk (1024-d, the reference's downstream "
+                        "features; the default) or projection for paper B's models; projection "
+                        "(default) or trunk for the era models; penultimate (default), mean_pool, "
+                        "max_pool or taggram for musicnn_msd/_mtt; pool5_flat (default) or "
+                        "taggram for musicnn_vgg_msd/_mtt. Printed under the table and stored "
+                        "in the JSON (level)")
     p.add_argument("--runs", type=int, default=10, help="repetitions with seeds S..S+runs-1 (default 10)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--json", metavar="OUT", help="write the full result as JSON here")

@@ -20,11 +20,13 @@ def register(sub):
     p.add_argument("--weights", metavar="PRESET|FILE",
                    help="another preset or a .weights.h5 file for a name or preset folder")
     p.add_argument("--level", metavar="LEVEL",
-                   help="trained zoo models: projection (the embedding the losses see, the "
-                        "default) or trunk (the flattened conv features, 1024-d in paper B); "
-                        "musicnn_msd/_mtt: penultimate (200, the default), mean_pool, max_pool "
-                        "(753) or taggram (50); musicnn_vgg_msd/_mtt: pool5_flat (256, the "
-                        "default) or taggram")
+                   help="paper B's models: trunk (the flattened conv features, 1024-d, "
+                        "what the reference saves for downstream tasks; the default) or "
+                        "projection (the 128-d embedding the losses see); era models: "
+                        "projection (the default) or trunk; musicnn_msd/_mtt: penultimate "
+                        "(200, the default), mean_pool, max_pool (753) or taggram (50); "
+                        "musicnn_vgg_msd/_mtt: pool5_flat (256, the default) or taggram. "
+                        "The level is stored in the .npz (LEVEL) and printed")
     p.add_argument("-o", "--out", required=True, metavar="OUT.npz", help="output file")
     p.set_defaults(handler=run)
 
@@ -49,15 +51,16 @@ def check_level(model, level):
 
 def run(args):
     from ..bench.sources import save_embeddings
-    from ..inference import embed_files, load_model
+    from ..inference import default_level, embed_files, load_model
 
     model = load_model(args.model, args.weights)
     check_level(model, args.level)
-    X, ids, errors = embed_files(model, args.files, level=args.level, on_file=_print_row)
+    level = args.level or default_level(model)
+    X, ids, errors = embed_files(model, args.files, level=level, on_file=_print_row)
     if len(X) == 0:
         print("nothing embedded")
         return 1
-    save_embeddings(args.out, X, ids)
-    print(f"wrote {args.out}: {len(X)} rows x {X.shape[1]} from "
+    save_embeddings(args.out, X, ids, level=level)
+    print(f"wrote {args.out}: level {level}, {len(X)} rows x {X.shape[1]} from "
           f"{len(set(ids.tolist()))} file(s); {len(errors)} failed")
     return 0

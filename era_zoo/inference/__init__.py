@@ -11,7 +11,7 @@ of them asks.
     from era_zoo.inference import load_model, predict_files, embed_tracks
     model = load_model("audioart_mmc")          # its default preset
     rows = predict_files(model, ["song.ogg"])
-    emb = embed_tracks(model, table, level="trunk")   # TrackEmbeddings
+    emb = embed_tracks(model, table)   # TrackEmbeddings at the model's default level
 
 Modules: :mod:`~era_zoo.inference.loading` (model sources),
 :mod:`~era_zoo.inference.inputs` (chunks, padding, mel or audio),
@@ -23,14 +23,15 @@ from .inputs import (as_chunks, chunk_hop, chunk_mel, file_track, open_mel, read
 from .loading import load_artist_text, load_model, run_model_file
 from .text import ArtistTexts, read_artist_text_tsv
 from .tracks import (AUDIO_ONLY_NOTE, TrackEmbeddings, check_era_model, chunk_embeddings,
-                     chunk_probabilities, embed, embed_files, embed_tracks, embedding_levels,
+                     chunk_probabilities, default_level, embed, embed_files, embed_tracks,
+                     embedding_levels,
                      era_probabilities, era_summary, input_frames, input_note,
                      iter_track_chunks, model_batch, predict_era, predict_files,
                      predict_tracks, predicted_year, reads_artist_text, text_row)
 
 __all__ = [
     "AUDIO_ONLY_NOTE", "ArtistTexts", "TrackEmbeddings", "as_chunks", "check_era_model",
-    "chunk_embeddings", "chunk_hop", "chunk_mel", "chunk_probabilities", "embed",
+    "chunk_embeddings", "chunk_hop", "chunk_mel", "chunk_probabilities", "default_level", "embed",
     "embed_files", "embed_tracks", "embedding_levels", "era_probabilities", "era_summary",
     "file_track", "input_frames", "input_note", "iter_track_chunks",
     "load_artist_text", "load_model", "model_batch", "open_mel", "predict_era",

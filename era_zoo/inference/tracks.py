@@ -38,16 +38,39 @@ def input_frames(model):
 
 
 def embedding_levels(model):
-    """The levels ``model`` embeds at, its default first: ``("projection",
-    "trunk")`` for the trained zoo models, the taggers' own ``levels``
-    (musicnn: penultimate, mean_pool, max_pool, taggram).
+    """The levels ``model`` embeds at, its default first: the model's
+    ``levels`` led by its ``default_level`` ("trunk", the 1024-d features
+    paper B's reference saves, for paper B's models; "projection" for the
+    era models; the taggers' first level, e.g. musicnn's "penultimate").
+
+    Args:
+        model: a zoo model or tagger (a model class works too).
 
     Example:
+        >>> embedding_levels(era_zoo.create_model("contrastive_a2p"))  # doctest: +SKIP
+        ('trunk', 'projection')
         >>> embedding_levels(era_zoo.load("musicnn_vgg_msd"))  # doctest: +SKIP
         ('pool5_flat', 'taggram')
     """
     from ..models.embedding import LEVELS
-    return tuple(getattr(model, "levels", LEVELS))
+    levels = tuple(getattr(model, "levels", LEVELS))
+    default = getattr(model, "default_level", None) or levels[0]
+    return (default, *(level for level in levels if level != default))
+
+
+def default_level(model):
+    """The level ``model`` embeds at when none is asked for (see
+    :func:`embedding_levels`).
+
+    Args:
+        model: a zoo model, tagger or model class.
+
+    Example:
+        >>> from era_zoo.models import AudioCNN, ContrastiveA2P
+        >>> default_level(ContrastiveA2P), default_level(AudioCNN)
+        ('trunk', 'projection')
+    """
+    return embedding_levels(model)[0]
 
 
 def chunk_embeddings(model, chunks, level=None, batch_size=64):
@@ -68,7 +91,7 @@ def chunk_embeddings(model, chunks, level=None, batch_size=64):
         >>> chunk_embeddings(model, np.zeros((3, 48, 64), np.float32)).shape  # doctest: +SKIP
         (3, 16)
     """
-    level = embedding_levels(model)[0] if level is None else level
+    level = default_level(model) if level is None else level
     if hasattr(model, "embed_chunks"):
         return model.embed_chunks(chunks, level, batch_size)
     from ..models.embedding import embed_chunks
@@ -84,7 +107,7 @@ def embed(model, x, sample_rate=None, level=None, batch_size=64):
             mel or (n_chunks, n_mels, n_frames) chunks.
         sample_rate: the waveform's rate in Hz (resampled to the model's).
         level: one of :func:`embedding_levels` (None: the model's default,
-            ``"projection"`` for the trained zoo models).
+            :func:`default_level`: ``"trunk"`` for paper B's models).
         batch_size: chunks per encoder call.
 
     Returns:
@@ -396,8 +419,8 @@ def embed_tracks(model, table, *, level=None, on_error="raise", problems=None,
         model: a zoo model.
         table: a :class:`~era_zoo.data.table.TrackTable`.
         level: one of :func:`embedding_levels` (None: the model's default,
-            ``"projection"`` for the trained zoo models) or a tuple of them
-            (one pass).
+            :func:`default_level`: ``"trunk"`` for paper B's models) or a
+            tuple of them (one pass).
         on_error: ``"raise"`` or ``"skip"`` (unreadable tracks left out,
             counted in ``problems``).
         problems: a :class:`~era_zoo.data.problems.ProblemReport`.
@@ -417,7 +440,7 @@ def embed_tracks(model, table, *, level=None, on_error="raise", problems=None,
         (1000, 1024)
     """
     problems = _problems(problems)
-    level = embedding_levels(model)[0] if level is None else level
+    level = default_level(model) if level is None else level
     levels = (level,) if isinstance(level, str) else tuple(level)
     positions, rows = [], {name: [] for name in levels}
     stream = iter_track_chunks(model, table.tracks, mel_preset=table.extras.get("mel_preset"))

@@ -146,9 +146,18 @@ class ZooModel(_Steps, keras.Model):
     features the model expects; its n_mels must match the encoder),
     ``gather_negatives`` (gather contrastive rows across replicas),
     ``synchronized_bn`` (None = auto).
+
+    Embedding levels (:func:`era_zoo.inference.embed`): ``levels`` are the
+    audio encoder's outputs a model embeds at, ``default_level`` the one
+    ``era-zoo embed``, ``era-zoo bench`` and :mod:`era_zoo.bench` use when
+    none is asked for: the 128-d ``"projection"`` here (what the era models'
+    heads read); paper B's models override it with the 1024-d ``"trunk"``,
+    which the reference saves for its downstream tasks.
     """
 
     zoo_name = None
+    levels = ("projection", "trunk")
+    default_level = "projection"
     loss_terms = ("loss",)
     input_keys = ("mel",)
     target_keys = ()
@@ -259,7 +268,7 @@ class ZooModel(_Steps, keras.Model):
         return {name: tracker.result() for name, tracker in self.term_trackers.items()}
 
     # --- embeddings ---------------------------------------------------------
-    def embed(self, x, sample_rate=None, level="projection", batch_size=64):
+    def embed(self, x, sample_rate=None, level=None, batch_size=64):
         """Embeddings of one track from this model's audio encoder, by
         :func:`era_zoo.inference.embed` (the chunks and padding of every
         entry point).
@@ -269,7 +278,8 @@ class ZooModel(_Steps, keras.Model):
                 log-mel (cut into non-overlapping n_frames chunks, a shorter
                 one repeated to one chunk) or (n_chunks, n_mels, n_frames) chunks.
             sample_rate: the waveform's rate in Hz.
-            level: ``"projection"`` or ``"trunk"``.
+            level: ``"projection"`` or ``"trunk"`` (None: the model's
+                ``default_level``).
             batch_size: chunks per encoder call.
 
         Returns:

@@ -15,7 +15,12 @@ TEST_BASELINE = {"encoder": TEST_ENCODER, "mel": "melon48", "n_genres": 6}
 
 
 class BaselineModel(ZooModel):
+    """Paper B's supervised baselines: the audio encoder with linear genre
+    and/or CF heads. Downstream embeddings default to the 1024-d trunk, as
+    for the contrastive models."""
+
     uses_genre = uses_cf = False
+    default_level = "trunk"
 
     def __init__(self, n_genres=DEFAULT_N_GENRES, cf_dim=CF_DIM, **kwargs):
         super().__init__(**kwargs)

@@ -30,9 +30,12 @@ TEST_AUDIO = {"encoder": TEST_ENCODER, "mel": "melon48"}
 
 
 class ContrastiveModel(ZooModel):
-    """Shared by the three: temperature, the genre and CF encoders."""
+    """Shared by the three: temperature, the genre and CF encoders.
+    Downstream embeddings default to the 1024-d trunk, as the reference's
+    encode.py saves them."""
 
     uses_genre = uses_cf = False
+    default_level = "trunk"
 
     def __init__(self, temperature=0.1, genre_encoder=None, cf_encoder=None,
                  genre_embedding=None, **kwargs):
