@@ -70,7 +70,7 @@ def test_year_bins_hand_computed():
     # 1998-2000 is two years of the 1990s and one of the 2000s.
     np.testing.assert_allclose(bins.decade_matrix, [[1, 0], [2 / 3, 1 / 3], [0, 1], [0, 1]])
     np.testing.assert_allclose(bins.decade_probs([0.1, 0.3, 0.2, 0.4]), [0.3, 0.7])
-    assert YearBins().n_classes == 71
+    assert YearBins().n_classes == 18   # MSD's 1922-2011 in 5-year ranges
     with pytest.raises(ConfigError, match="year_bins.width"):
         YearBins(2000, 2010, width=0)
 

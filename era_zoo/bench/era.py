@@ -22,7 +22,11 @@ or the probability-weighted mean of the class centres (``"expected"``, what
 ``predict_year`` calls expected_year; it lands between the modes when the
 probability is split over distant eras); the exact bin is the most probable
 class; within-k and decade use the predicted year rounded to the nearest
-year.
+year. This headline year is the one ``era-zoo predict`` prints first (the
+most probable class's); the expected year is scored beside it
+(``within_k_expected``, ``mae_years_expected``), as predict prints it
+beside. Labels coarser than paper A's get a tolerance of their own
+(``wide_k``) and period accuracy (``periods``), see :func:`run_era`.
 
 AudioArt-MMC with ``artist_text`` (the ArtistTextTable its training run
 saved, RUN_DIR/artist_text): each test track is fed its artist's text, paper
@@ -79,13 +83,28 @@ def _check(year_from, k):
 
 
 def run_era(table, source, *, k=3, runs=10, seed=0, bin_width=3, year_from="argmax",
-            probe=ERA_PROBE, on_error="raise", progress=True, artist_text=None):
+            probe=ERA_PROBE, on_error="raise", progress=True, artist_text=None,
+            wide_k=None, periods=None):
     """Era benchmark of ``source`` (``Embeddings`` or an era model) on a
-    TrackTable with years and splits; returns a result dict."""
+    TrackTable with years and splits; returns a result dict.
+
+    ``wide_k`` (a tolerance that fits the labels' precision) and
+    ``periods`` (``(name, first, end)`` style periods) default to the
+    table's ``extras["wide_k"]`` and ``extras["periods"]`` (the demo corpus:
+    25 years and its six periods, since its labels are mostly composers'
+    active-period midpoints); None leaves them out. Every result also
+    scores the expected year beside the headline year (``*_expected``) and
+    counts the test tracks whose year lies outside the classes
+    (``test_tracks_outside_classes``: clipped into an end class, they can
+    only be scored by that class's year)."""
     _check(year_from, k)
+    extra = {"wide_k": table.extras.get("wide_k") if wide_k is None else wide_k,
+             "periods": table.extras.get("periods") if periods is None else periods}
     if hasattr(source, "predict_year"):
-        return _run_model(table, source, k=k, year_from=year_from, on_error=on_error,
-                          progress=progress, artist_text=artist_text)
+        result = _run_model(table, source, k=k, year_from=year_from, on_error=on_error,
+                            progress=progress, artist_text=artist_text, extra=extra)
+        result["protocol"].update(extra)
+        return result
     if bin_width < 1:
         raise ConfigError("bin_width", f"must be >= 1, got {bin_width}")
     from tqdm.auto import tqdm
@@ -120,15 +139,20 @@ def run_era(table, source, *, k=3, runs=10, seed=0, bin_width=3, year_from="argm
         with clock("evaluate"):
             probs = all_probs[run]
             pred_year = predicted_year(probs, bins, year_from)
-            scores = metrics.era_scores(y_test, pred_year, k, bins.class_of(y_test), probs.argmax(1))
+            scores = metrics.era_scores(y_test, pred_year, k, bins.class_of(y_test), probs.argmax(1),
+                                        expected_years=predicted_year(probs, bins, "expected"),
+                                        **extra)
             confusion = _merge_confusion(confusion, *_decade_confusion(y_test, pred_year))
         per_run.append({"seed": seeds[run], **scores, "epochs": trained.epochs[run],
                         "best_epoch": trained.best_epochs[run]})
-    return _result(table, embeddings.description, coverage(table, embeddings), per_run, confusion,
-                   clock, no_year,
+    result = _result(table, embeddings.description, coverage(table, embeddings), per_run,
+                     confusion, clock, no_year, embeddings.level,
                    {"k": k, "runs": runs, "seed": seed, "predictor": "probe", "year_bins": bins.to_dict(),
                     "year_from": year_from, "probe": probe.to_dict(),
                     "runs_trained": "together" if trained.together else "separately"})
+    result["test_tracks_outside_classes"] = int(bins.outside(y_test).sum())
+    result["protocol"].update(extra)
+    return result
 
 
 def predict_with_model(table, model, *, on_error="raise", problems=None, progress=True,
@@ -160,7 +184,7 @@ def predict_with_model(table, model, *, on_error="raise", problems=None, progres
                           problems=problems, progress=progress)
 
 
-def _run_model(table, model, *, k, year_from, on_error, progress, artist_text=None):
+def _run_model(table, model, *, k, year_from, on_error, progress, artist_text=None, extra=None):
     from ..data.problems import ProblemReport
     clock = Stopwatch()
     problems = ProblemReport()
@@ -174,23 +198,28 @@ def _run_model(table, model, *, k, year_from, on_error, progress, artist_text=No
         bins = model.year_bins
         y_test = np.array([test.tracks[p].year for p in positions], np.int64)
         pred_year = predicted_year(probs, bins, year_from)
-        scores = metrics.era_scores(y_test, pred_year, k, bins.class_of(y_test), probs.argmax(1))
+        scores = metrics.era_scores(y_test, pred_year, k, bins.class_of(y_test), probs.argmax(1),
+                                    expected_years=predicted_year(probs, bins, "expected"),
+                                    **(extra or {}))
         confusion = _decade_confusion(y_test, pred_year)
     result = _result(table, getattr(model, "name", type(model).__name__), None, [{"seed": None, **scores}],
-                     confusion, clock, {"test": no_year_test},
+                     confusion, clock, {"test": no_year_test}, None,
                      {"k": k, "runs": 1, "predictor": "model", "year_bins": bins.to_dict(),
                       "year_from": year_from, "artist_text": artist_text is not None})
     result["problems"] = problems.to_dict()
+    result["test_tracks_outside_classes"] = int(bins.outside(y_test).sum())
     result["test_tracks_failed"] = problems.total
     return result
 
 
-def _result(table, description, cover, per_run, confusion, clock, no_year, protocol):
-    keys = ("within_k", "decade_accuracy", "mae_years", "exact_bin_accuracy")
+def _result(table, description, cover, per_run, confusion, clock, no_year, level, protocol):
+    keys = ("within_k", "within_wide_k", "period_accuracy", "decade_accuracy", "mae_years",
+            "exact_bin_accuracy", "within_k_expected", "mae_years_expected")
     labels, counts = confusion
     return {
         "benchmark": "era",
         "source": description,
+        "level": level,
         "protocol": protocol,
         "coverage": cover,
         "tracks_without_year": no_year,

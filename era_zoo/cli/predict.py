@@ -8,9 +8,10 @@ def register(sub):
     p = sub.add_parser(
         "predict", help=HELP,
         description="Estimate each file's release year with an era model "
-                    "(audio_cnn, audio_suc, audioart_mmc). Prints the expected "
-                    "year, the most probable year classes and the decade "
-                    "probabilities. Unreadable files get an error line; the "
+                    "(audio_cnn, audio_suc, audioart_mmc). Prints the year of "
+                    "the most probable class (the year the era benchmark scores) "
+                    "with the expected year beside it, the most probable year "
+                    "classes and the decade probabilities. Unreadable files get an error line; the "
                     "others are still predicted. AudioArt-MMC predicts from the "
                     "audio alone unless it is given its artist's text. With "
                     "--model musicnn_msd (or musicnn_vgg_msd), a zero-shot decade "
@@ -48,8 +49,8 @@ def _print_row(row):
                      for (a, b), p in ((t["years"], t["probability"]) for t in r["top_years"]))
     decades = sorted(r["decades"].items(), key=lambda kv: -kv[1])[:3]
     dec = ", ".join(f"{d}s {p:.0%}" for d, p in decades)
-    print(f"{row['file']}\n  year ~ {r['expected_year']:.0f}   top: {tops}\n"
-          f"  decades: {dec}   ({r['chunks']} chunk(s))")
+    print(f"{row['file']}\n  year {r['top_year']:.0f} (expected {r['expected_year']:.0f})"
+          f"   top: {tops}\n  decades: {dec}   ({r['chunks']} chunk(s))")
 
 
 def artist_texts(args, model):

@@ -34,14 +34,16 @@ from .year_bins import YearBins
 
 ERA_ENCODER = {"n_mels": 224, "n_frames": 256, "pools": [[2, 2]] * 7}
 
-# Test configurations: 48-band mels, years 2000..2003 in 1-year classes.
+# Test configurations: 48-band mels, years 2000..2003 in 1-year classes;
+# no dropout of any kind (AudioArt-MMC's text dropout included), so test
+# steps are deterministic.
 TEST_ERA = {"encoder": TEST_ENCODER, "mel": "melon48",
             "year_bins": {"start": 2000, "end": 2003, "width": 1}}
 TEST_CONTRASTIVE_ERA = {**TEST_ERA, "projection_dim": TEST_WIDTH}
 TEST_MMC = {**TEST_CONTRASTIVE_ERA,
             "text_encoder": {"class_name": "era_zoo>PrecomputedTextEncoder",
                              "config": {"input_dim": 12, "output_dim": TEST_WIDTH}},
-            "fusion": {"num_heads": 2, "head_dim": 8, "dropout": 0.0}}
+            "fusion": {"num_heads": 2, "head_dim": 8, "dropout": 0.0}, "text_dropout": 0.0}
 
 
 def _softmax(logits):
@@ -176,15 +178,43 @@ class AudioArtMMC(_ContrastiveEra):
     (era_zoo.layers.text_encoder), as an instance or a serialized config;
     default a PrecomputedTextEncoder for 384-d vectors. Its output_dim must
     equal the audio encoder's. ``fusion``: SelfAttentionFusion arguments.
+
+    ``text_dropout`` (default 0.5; paper A is silent): the probability that
+    a training example's fusion sees *no text*, the embedding of the
+    all-padding (or zero-vector) input, which is what inference feeds when
+    no artist text is given (:func:`era_zoo.inference.model_batch`). Without
+    it the model never meets that input in training and audio-only
+    predictions are out of distribution. Drawn per example from
+    ``text_dropout_seed`` (None: from Keras' global seed); only the fusion
+    input is dropped, the multimodal contrastive term still pairs every
+    song's audio with its artist's real text. 0 turns it off; inference
+    (``training=False``) never drops.
+
+    Example:
+        >>> from era_zoo.registry import model_info
+        >>> model = AudioArtMMC(**{**model_info("audioart_mmc").test_config,
+        ...                        "text_dropout": 1.0})
+        >>> batch = model.example_batch(4)
+        >>> batch["artist_text"] += 1.0
+        >>> out = model.forward(batch, training=True)
+        >>> keras.ops.convert_to_numpy(out["text_present"]).tolist()
+        [0.0, 0.0, 0.0, 0.0]
     """
 
     loss_terms = ("loss", "ce", "era_contrastive", "mmc")
     input_keys = ("mel", "artist_text")
     target_keys = ("year_class", "artist_index")
 
-    def __init__(self, text_encoder=None, fusion=None, beta=0.5, **kwargs):
+    def __init__(self, text_encoder=None, fusion=None, beta=0.5, text_dropout=0.5,
+                 text_dropout_seed=None, **kwargs):
         super().__init__(**kwargs)
         self.beta = float(beta)
+        self.text_dropout = float(text_dropout)
+        if not 0.0 <= self.text_dropout <= 1.0:
+            raise ConfigError("text_dropout", f"must be within [0, 1], got {text_dropout}")
+        self.text_dropout_seed = None if text_dropout_seed is None else int(text_dropout_seed)
+        self.text_dropout_rng = keras.random.SeedGenerator(self.text_dropout_seed,
+                                                           name="text_dropout_rng")
         self.text_encoder = self._make_text_encoder(text_encoder)
         dim = self.audio_encoder.output_dim
         if getattr(self.text_encoder, "output_dim", None) != dim:
@@ -227,11 +257,24 @@ class AudioArtMMC(_ContrastiveEra):
                                         self.text_encoder.text_input_dtype)
         return batch
 
+    def _fusion_text(self, batch, text, training):
+        """(the text embedding the fusion sees, (batch,) 1.0 where it is the
+        example's own text, 0.0 where it is dropped for the no-text one)."""
+        present = ops.ones_like(text[:, 0])
+        if not training or self.text_dropout == 0.0:
+            return text, present
+        absent_input = ops.zeros_like(batch["artist_text"][:1])
+        absent = self.text_encoder(absent_input, training=training)
+        draw = keras.random.uniform(ops.shape(present), seed=self.text_dropout_rng)
+        present = ops.cast(ops.greater_equal(draw, self.text_dropout), text.dtype)
+        return present[:, None] * text + (1.0 - present[:, None]) * absent, present
+
     def forward(self, batch, training=False):
         audio = self.audio_encoder(batch["mel"], training=training)
         text = self.text_encoder(batch["artist_text"], training=training)
-        fused = self.fusion(audio, text, training=training)
-        return {"embedding": fused, "audio": audio, "text": text,
+        fusion_text, present = self._fusion_text(batch, text, training)
+        fused = self.fusion(audio, fusion_text, training=training)
+        return {"embedding": fused, "audio": audio, "text": text, "text_present": present,
                 "logits": self.classifier(fused, training=training),
                 "projection": self.era_projection(fused),
                 "text_projection": self.text_projection(text),
@@ -249,5 +292,6 @@ class AudioArtMMC(_ContrastiveEra):
 
     def get_config(self):
         return {**super().get_config(), "beta": self.beta,
+                "text_dropout": self.text_dropout, "text_dropout_seed": self.text_dropout_seed,
                 "text_encoder": keras.saving.serialize_keras_object(self.text_encoder),
                 "fusion": dict(self.fusion_config)}
