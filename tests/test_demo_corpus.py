@@ -1,6 +1,7 @@
 """The demo corpus: label table, score -> notes, MIDI, synthesizer, builder, reader."""
 import json
 from pathlib import Path
+import re
 
 import numpy as np
 import pytest
@@ -46,7 +47,28 @@ def test_every_corpus_folder_is_used_or_excluded_with_a_reason():
     for key, work in facts.WORKS.items():
         assert work.source and facts.composer_for(key.rstrip("/.")) in facts.COMPOSERS, key
     text = facts.artist_text(facts.COMPOSERS["bach"])
-    assert text.startswith("Johann Sebastian Bach (1685-1750). Active 1703-1750.")
+    assert text.startswith("Johann Sebastian Bach. Johann Sebastian Bach was a German composer")
+
+
+# Anything that dates a text: digits, centuries (words, ordinals, Italian
+# names of centuries), spelled-out year numbers, months, "circa", "decade", "year".
+DATING = re.compile(
+    r"\d|centur|\b(?:thir|four|fif|six|seven|eigh|nine)teen(?:th)?\b|\btwent(?:y|ieth)\b"
+    r"|hundred|thousand|\b(?:tre|quattro|cinque|sei|sette|otto|nove)cento\b"
+    r"|\b(?:january|february|march|april|may|june|july|august|september|october"
+    r"|november|december)\b|\b(?:circa|decade|year)s?\b|\bc\.\s", re.IGNORECASE)
+
+
+def test_artist_texts_carry_no_years_centuries_or_dates():
+    # the pattern catches what the old texts held
+    for dated in ("Johann Sebastian Bach (1685-1750).", "music of the fourteenth century",
+                  "Eighteen Hundred and Fifty Melodies", "the Italian trecento", "c. 1450",
+                  "Active 1703-1750", "in the early 1900s", "in his later years"):
+        assert DATING.search(dated), dated
+    for cid, composer in facts.COMPOSERS.items():
+        text = facts.artist_text(composer)
+        assert composer.name in text and composer.description in text
+        assert not DATING.search(text), (cid, DATING.search(text).group(0), text)
 
 
 # --- score -> notes -> MIDI / audio ------------------------------------------
@@ -128,14 +150,25 @@ def test_splits_stratify_by_era_and_keep_groups_together():
                 for i in range(4)]
     records += [{"piece_id": f"c{i}/x", "group": f"c{i}/x", "composer_id": f"c{i}", "era": "modern"}
                 for i in range(3)]
-    splits = assign_splits(records, seed=3)
+    splits = assign_splits(records, seed=3, by="work")
     baroque = [splits[f"a/{i}"] for i in range(10)]
     assert sorted(baroque) == ["test"] + ["train"] * 8 + ["valid"]
     assert len({splits[f"q/op1/m{i}"] for i in range(4)}) == 1
     assert sorted(splits[f"c{i}/x"] for i in range(3)) == ["test", "train", "valid"]
-    assert assign_splits(records, seed=3) == splits
-    by_composer = assign_splits(records, seed=3, by="composer")
+    assert assign_splits(records, seed=3, by="work") == splits
+    by_composer = assign_splits(records, seed=3)   # the default
+    assert by_composer == assign_splits(records, seed=3, by="composer")
     assert len({by_composer[f"a/{i}"] for i in range(10)}) == 1
+    # three modern composers, one per split: unseen composers in valid and test
+    assert sorted(by_composer[f"c{i}/x"] for i in range(3)) == ["test", "train", "valid"]
+    # a composer whose works straddle two eras stays one group, in its main era
+    straddling = [{"piece_id": f"b/{i}", "group": f"b/{i}", "composer_id": "b",
+                   "era": "classical" if i < 3 else "romantic"} for i in range(5)]
+    others = [{"piece_id": f"r{i}/x", "group": f"r{i}/x", "composer_id": f"r{i}",
+               "era": "romantic"} for i in range(4)]
+    mixed = assign_splits(straddling + others, seed=0)
+    assert len({mixed[f"b/{i}"] for i in range(5)}) == 1
+    assert mixed["b/0"] == "train"   # alone in the classical era: under three groups
     with pytest.raises(ConfigError):
         assign_splits(records, by="artist")
 

@@ -157,7 +157,7 @@ def find_recipe(name_or_path):
         >>> find_recipe("audio_cnn").name
         'audio_cnn.toml'
         >>> overlay_overrides(find_recipe("overlays/demo"))[:1]
-        ['model.year_bins.start=1350']
+        ['model.encoder.channels=[32, 32, 64, 64, 64, 64, 128]']
     """
     path = Path(name_or_path)
     if path.is_file():

@@ -217,7 +217,7 @@ def _load_manifest(path, identity, retry_skipped):
 
 
 def build_demo(out, *, max_per_composer=40, composers=None, seed=0, workers=2,
-               settings=None, split_by="work", valid_fraction=0.1, test_fraction=0.1,
+               settings=None, split_by="composer", valid_fraction=0.1, test_fraction=0.1,
                retry_skipped=False, save_every=10, progress=True, pieces=None):
     """Build (or resume) the demo corpus in ``out``; returns a BuildResult.
 

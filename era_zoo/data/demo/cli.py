@@ -37,9 +37,10 @@ def add_build_arguments(parser):
     parser.add_argument("--program", type=int, default=0, metavar="GM",
                         help="the one General-MIDI program every note is played with "
                              "(default 0, acoustic grand piano)")
-    parser.add_argument("--split-by", choices=SPLIT_BY, default="work",
-                        help="unit kept within one split: a work's movements, or a whole "
-                             "composer (default work)")
+    parser.add_argument("--split-by", choices=SPLIT_BY, default=SPLIT_BY[0],
+                        help="unit kept within one split: a whole composer, so the test "
+                             "split holds unseen composers (default), or a work's movements "
+                             "(composers then shared between splits)")
     parser.add_argument("--valid-fraction", type=float, default=0.1, metavar="F")
     parser.add_argument("--test-fraction", type=float, default=0.1, metavar="F")
     parser.add_argument("--workers", type=int, default=2, metavar="N",

@@ -18,6 +18,14 @@ this order of preference:
 Midpoints round down. Every track records which of the three gave its year
 (``year_source``: ``"metadata"``, ``"work"`` or ``"composer"``).
 
+**Artist texts carry no dates.** A composer's artist text
+(:func:`artist_text`) is its name and a sentence of style, nationality,
+forms, instruments and places, as a biography would give them, but no
+year, date, century or number: most labels are the midpoint of the
+composer's active period, so a text stating that period would state the
+label (an earlier version did, and AudioArt-MMC scored 78 % within +-3 years
+by reading it). The dates stay in :class:`Composer` for the labels.
+
 Folders that are left out, and why, are in :data:`EXCLUDED_FOLDERS`: undated
 traditional tunes (no documented year to label them with), teaching material,
 and one piece whose composer cannot be identified.
@@ -37,7 +45,7 @@ class Composer:
     died: str | None
     active: tuple               # (first year, last year) of documented activity or publication
     form: str                   # what the corpus holds of them ("chorale", "fiddle tune", ...)
-    description: str            # one factual sentence, the artist text
+    description: str            # one factual sentence without dates, the artist text
     source: str                 # where the dates and the description come from
 
     @property
@@ -60,24 +68,25 @@ def _c(cid, name, born, died, active, form, description, source=GROVE):
 
 
 COMPOSERS = dict([
-    _c("trecento", "Trecento polyphony (PMFC edition)", None, None, (1330, 1400), "ars nova song and mass movement",
-       "Italian polyphonic music of the fourteenth century (ballate, madrigals, cacce and mass "
-       "movements by Landini, Jacopo da Bologna, Gherardello and anonymous composers), "
-       "edited in Polyphonic Music of the Fourteenth Century.",
+    _c("trecento", "Italian ars nova polyphony (PMFC edition)", None, None, (1330, 1400),
+       "ars nova song and mass movement",
+       "Italian polyphony of the ars nova: ballate, madrigals, cacce and mass movements by "
+       "Landini, Jacopo da Bologna, Gherardello and anonymous composers, from a scholarly "
+       "complete edition.",
        "Polyphonic Music of the Fourteenth Century (Editions de l'Oiseau-Lyre, 1956-1991), "
        "volume titles; period as in " + GROVE + ", 'Ars nova'"),
     _c("ciconia", "Johannes Ciconia", "c.1370", "1412", (1390, 1412), "motet",
-       "Johannes Ciconia was a composer from Liège who worked in Padua, a link between the "
-       "Italian trecento and the early fifteenth century."),
+       "Johannes Ciconia was a composer from Liège who worked in Padua, writing motets and "
+       "songs that join the Italian ars nova to the northern style."),
     _c("josquin", "Josquin des Prez", "c.1450", "1521", (1459, 1521), "chanson and motet",
-       "Josquin des Prez was a Franco-Flemish composer of masses, motets and chansons, first "
-       "documented as a singer at Milan cathedral in 1459."),
+       "Josquin des Prez was a Franco-Flemish composer of masses, motets and chansons who "
+       "sang at Milan cathedral and in the papal chapel."),
     _c("palestrina", "Giovanni Pierluigi da Palestrina", "c.1525", "1594", (1544, 1594), "mass movement",
        "Giovanni Pierluigi da Palestrina was an Italian composer of sacred polyphony, chiefly "
        "masses and motets, working in Rome."),
     _c("lusitano", "Vicente Lusitano", "c.1520", "after 1561", (1551, 1561), "madrigal",
        "Vicente Lusitano was a Portuguese composer and theorist whose motets were printed in "
-       "Rome in 1551 and who debated Nicola Vicentino on the chromatic genus."),
+       "Rome and who debated Nicola Vicentino on the chromatic genus."),
     _c("monteverdi", "Claudio Monteverdi", "1567", "1643", (1582, 1643), "madrigal",
        "Claudio Monteverdi was an Italian composer of madrigals, operas and church music, "
        "whose career spans the late Renaissance and the early Baroque."),
@@ -110,8 +119,8 @@ COMPOSERS = dict([
        "Carl Maria von Weber was a German composer and conductor, an early Romantic known for "
        "the opera Der Freischütz and his clarinet works."),
     _c("schubert", "Franz Schubert", "1797", "1828", (1810, 1828), "lied",
-       "Franz Schubert was an Austrian composer of more than six hundred lieder, symphonies "
-       "and chamber music."),
+       "Franz Schubert was an Austrian composer of a great many lieder, of symphonies and of "
+       "chamber music."),
     _c("chopin", "Frédéric Chopin", "1810", "1849", (1817, 1849), "mazurka",
        "Frédéric Chopin was a Polish composer and pianist working in Paris, writing almost "
        "entirely for solo piano."),
@@ -119,7 +128,8 @@ COMPOSERS = dict([
        "Robert Schumann was a German composer and critic of piano music, lieder, symphonies "
        "and chamber music."),
     _c("verdi", "Giuseppe Verdi", "1813", "1901", (1839, 1893), "opera aria",
-       "Giuseppe Verdi was an Italian opera composer, from Oberto (1839) to Falstaff (1893)."),
+       "Giuseppe Verdi was an Italian opera composer whose stage works run from Oberto to "
+       "Falstaff."),
     _c("schumann_clara", "Clara Schumann", "1819", "1896", (1828, 1896), "piano piece and trio",
        "Clara Schumann (née Wieck) was a German pianist and composer of piano music, lieder "
        "and a piano trio."),
@@ -128,8 +138,8 @@ COMPOSERS = dict([
     _c("liliuokalani", "Liliʻuokalani", "1838", "1917", (1860, 1917), "song",
        "Liliʻuokalani was the last monarch of the Kingdom of Hawaii and a composer of songs."),
     _c("ryansMammoth", "Ryan's Mammoth Collection (collection)", None, None, (1883, 1883), "fiddle tune",
-       "Ryan's Mammoth Collection, 1050 reels and jigs, hornpipes, clogs and other dance tunes "
-       "for the violin, edited by William Bradbury Ryan.",
+       "Ryan's Mammoth Collection of reels and jigs, hornpipes, clogs and other dance tunes "
+       "for the violin, edited by William Bradbury Ryan and published in Boston.",
        "the collection's title page (Boston: Elias Howe, 1883)"),
     _c("beach", "Amy Beach", "1867", "1944", (1883, 1944), "piano piece",
        "Amy Beach was an American composer and pianist, the first American woman to succeed as "
@@ -147,8 +157,8 @@ COMPOSERS = dict([
        "Anton Webern was an Austrian composer, a pupil of Schoenberg, known for concise "
        "twelve-tone works."),
     _c("oneills1850", "O'Neill's Music of Ireland (collection)", None, None, (1903, 1903), "fiddle tune",
-       "O'Neill's Music of Ireland: Eighteen Hundred and Fifty Melodies, Irish airs and dance "
-       "tunes collected by Francis O'Neill, chief of the Chicago police.",
+       "O'Neill's Music of Ireland, Irish airs and dance tunes collected by Francis O'Neill, "
+       "chief of the Chicago police.",
        "the collection's title page (Chicago: Lyon & Healy, 1903)"),
 ])
 
@@ -286,11 +296,6 @@ def form_of(source):
 
 
 def artist_text(composer):
-    """The short factual description used as artist text."""
-    life = ""
-    if composer.born or composer.died:
-        life = f" ({composer.born}-{composer.died})"
-    first, last = composer.active
-    period = f"{first}" if first == last else f"{first}-{last}"
-    kind = "Published" if composer.born is None else "Active"
-    return f"{composer.name}{life}. {kind} {period}. {composer.description}"
+    """The artist text of a composer: its name and its description, with no
+    year, date or century (see the module docstring)."""
+    return f"{composer.name}. {composer.description}"

@@ -5,7 +5,10 @@ Each track: ``track_id`` the piece id (``bach/bwv66.6``, ``oneills1850/
 id, ``artist`` its name, ``genres`` the form (``("chorale",)``), ``split``,
 ``audio_path`` the WAV. ``extras``: ``artist_text`` {artist_id: description},
 ``sample_rate``, ``seconds``, ``renderer``, ``year_source`` {track_id:
-"metadata" | "work" | "composer"}, ``build_skips`` (counts by kind).
+"metadata" | "work" | "composer"}, ``build_skips`` (counts by kind), and
+what the era benchmark scores these labels with beside paper A's +-3
+years: ``wide_k`` (:data:`LABEL_TOLERANCE` years) and ``periods``
+(``composers.ERAS``).
 """
 import json
 from pathlib import Path
@@ -14,6 +17,12 @@ from ...errors import DataError
 from ..problems import ProblemReport
 from ..table import SPLITS, Track, TrackTable
 from .build import FORMAT, MANIFEST
+from .composers import ERAS
+
+# Most labels are the midpoint of a composer's active period (often four to
+# six decades), so a piece's true date lies within about 25 years of its
+# label: the tolerance that fits these labels, reported beside +-3 years.
+LABEL_TOLERANCE = 25
 
 
 def read_demo(root, *, on_error="raise"):
@@ -63,5 +72,6 @@ def read_demo(root, *, on_error="raise"):
     extras = {"artist_text": {cid: a["text"] for cid, a in artists.items()},
               "sample_rate": settings["sample_rate"], "seconds": settings["seconds"],
               "renderer": settings["renderer"], "year_source": year_source,
-              "build_skips": manifest.get("skip_counts", {})}
+              "build_skips": manifest.get("skip_counts", {}),
+              "wide_k": LABEL_TOLERANCE, "periods": [list(p) for p in ERAS]}
     return TrackTable("demo", tracks, problems, extras)
