@@ -24,7 +24,7 @@ RECIPE = str(Path(__file__).resolve().parents[1] / "recipes" / "contrastive_a2p.
 HIDE_TENSORFLOW = '''
 import sys
 
-HIDDEN = ("tensorflow", "tensorflow_text", "tf_keras")
+HIDDEN = ("tensorflow", "tensorflow_text", "tf_keras", "soundfile", "soxr", "librosa", "audioread")
 
 
 class _Hiding:
@@ -46,7 +46,9 @@ sys.meta_path[:] = [_Hiding(f) for f in sys.meta_path]
 '''
 OVERRIDES = ["data.frames=32", "model.encoder={channels=[4,4],pools=[[4,4],[4,4]],hidden_dim=16}",
              "sideinfo.cf.factors=8", "sideinfo.cf.epochs=5", "training.validation_steps=1",
-             "logging.update_freq=1", "checkpoints.every_epochs=0"]
+             "logging.update_freq=1", "checkpoints.every_epochs=0",
+             # a mid-epoch resume state: variables read while JAX's fit holds them
+             "checkpoints.backup_every_steps=2"]
 
 
 def _history(path):

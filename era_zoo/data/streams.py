@@ -12,7 +12,8 @@ crops, side features) for the same seed:
 - :func:`shard_rows` and :class:`SideFeatures`: rows per worker, side
   features gathered by row.
 
-Imports no TensorFlow.
+Imports no TensorFlow, and the audio decoders only where audio is read
+(stored mels need NumPy alone).
 """
 import itertools
 import math
@@ -21,11 +22,9 @@ import threading
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..audio.decode import audio_info, load_audio
 from ..audio.presets import get_preset
 from ..errors import ConfigError, DataError
 from ..inference.inputs import checked_mel, open_mel, repeat_frames
-from .mel_cache import MelCache
 
 SOURCES = ("audio", "mel")
 PAD_MODES = ("repeat", "silence")
@@ -290,7 +289,10 @@ class TrackReader:
         self.table_name = table.name
         self.paths = [t.audio_path if source == "audio" else t.mel_path
                       for t in self.tracks]
-        self.cache = MelCache(cache_dir, self.spec) if cache_dir is not None else None
+        self.cache = None
+        if cache_dir is not None:
+            from .mel_cache import MelCache
+            self.cache = MelCache(cache_dir, self.spec)
         self.silence = self.spec.floor
         # Header length and rate per row (-1: not read yet), from the up-front
         # check or a crop's first read, so later epochs' crops skip audio_info.
@@ -347,6 +349,7 @@ class TrackReader:
     def _header(self, row, path):
         """(frames, sample rate) of the row's audio, read once."""
         if self._frames[row] < 0:
+            from ..audio.decode import audio_info
             info = audio_info(path)
             self._rates[row] = info.sample_rate
             self._frames[row] = info.frames
@@ -384,6 +387,7 @@ class TrackReader:
         caught by full decodes (chunk_dataset, mel_dataset, a cache's first
         pass), not here. The header is read once per row (``_header``).
         """
+        from ..audio.decode import load_audio
         spec = self.spec
         hop, half = spec.hop_length, spec.n_fft // 2
         frames, rate = self._header(row, path)
@@ -423,6 +427,7 @@ class TrackReader:
                     return no_wave, mel, np.int32(_CACHED)
             elif crop:
                 return self._read_audio_window(row, path, rnd), no_mel, np.int32(_OK)
+            from ..audio.decode import load_audio
             return load_audio(path, self.spec.sample_rate), no_mel, np.int32(_OK)
         except DataError as e:
             self.fail(row, e)

@@ -16,7 +16,13 @@ batch and the forward outputs), returning a dict of named terms whose
   the single-device step on the global batch), and synchronized BatchNorm.
 - Other backends (JAX, torch): Keras' own steps call ``call`` (= forward)
   and the ``compute_loss``/``compute_metrics`` overrides, which evaluate the
-  same ``objective`` with per-device negatives.
+  same ``objective``. Under ``keras.distribution.DataParallel`` (JAX) the
+  step is one jit-compiled function of the global batch sharded over the
+  devices, so the contrastive losses see every row of the global batch as a
+  negative and BatchNorm the global batch's statistics without any
+  gathering (one such step equals the single-device step,
+  tests/test_jax_distributed.py); ``gather_negatives`` and
+  ``synchronized_bn`` concern TensorFlow's strategies only.
 
 Models build their variables at construction from their config (input
 shapes are configuration), so they are ready for ``fit`` under a strategy,

@@ -74,7 +74,27 @@ class Position:
     best_epoch: int | None = None
 
 
+def sync_variables(model):
+    """Make ``model``'s variables hold the training state of this moment.
+
+    Keras' JAX ``fit`` keeps the state outside the variables during an epoch
+    (their values are dropped to save memory) and writes it back at the
+    epoch's end; a callback that reads variables mid-epoch syncs first. A
+    no-op on the other backends.
+
+    Args:
+        model: a Keras model, possibly in the middle of ``fit``.
+
+    Example:
+        >>> sync_variables(model); np.asarray(model.weights[0])  # doctest: +SKIP
+    """
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()
+
+
 def _state_variables(model, with_metrics):
+    sync_variables(model)
     groups = {"model": model.variables, "optimizer": model.optimizer.variables}
     if with_metrics:
         groups["metrics"] = model.metrics_variables
@@ -476,8 +496,11 @@ class TerminateOnNaN(keras.callbacks.Callback):
                 return tf.reduce_all(tf.stack(
                     [tf.reduce_all(tf.math.is_finite(v)) for v in variables]))
             return lambda: bool(all_finite())
-        return lambda: all(np.isfinite(keras.ops.convert_to_numpy(v)).all()
-                           for v in variables)
+
+        def all_finite_here():
+            sync_variables(self.model)
+            return all(np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in variables)
+        return all_finite_here
 
     def on_train_batch_end(self, batch, logs=None):
         for key, value in (logs or {}).items():
