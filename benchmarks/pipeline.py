@@ -13,13 +13,21 @@
    not a general replacement).
 2. The training feed from ``.npy`` mels: 256-frame random crops, batch 128,
    in crops/s (target: far above what training consumes, >= 500 crops/s).
-3. The training feed from audio, crops/s.
+3. The training feed from audio, crops/s (both: median of ``--repeats``
+   stretches).
 
-Each figure is the best of ``--repeats`` passes after a warm-up pass (numba's
-compilation in librosa and TF's graph tracing are excluded); the full-mel
-contenders run interleaved, one pass of each per round, so a shared machine's
-changing load hits them alike. ``--write``
-replaces the "## pipeline" section of benchmarks/RESULTS.md.
+The full-mel contenders run interleaved, one pass of each per round, for
+``--repeats`` rounds after a warm-up pass (numba's compilation in librosa and
+TF's graph tracing are excluded), so that a shared machine's changing load
+hits all alike; a contender's figure is its median round, and the ratio is
+taken round by round against the faster of two librosa statements (its
+default BLAS threads, and BLAS on one thread: on 2 shared cores OpenBLAS's
+waiting threads can cost librosa more than half its speed), reported as
+median and range over the rounds. A second table profiles one clip's costs
+single-file (decode, resampling, the log-mel graph, librosa's two halves) and
+the pipeline's CPU time per clip against its wall time (how much of the two
+cores it uses). ``--write`` replaces the "## pipeline" section of
+benchmarks/RESULTS.md.
 """
 import argparse
 import datetime
@@ -70,47 +78,64 @@ def make_mels(folder, n, frames, n_mels, seed=0):
     return paths
 
 
-def best_of(repeats, fn):
-    """(best seconds, result) over ``repeats`` timed calls."""
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
-def interleaved_best(contenders, repeats):
-    """Best seconds and last result of each contender, over ``repeats`` rounds
-    that time every contender once."""
-    seconds = dict.fromkeys(contenders, float("inf"))
+def interleaved_rounds(contenders, repeats):
+    """Per contender, the wall and CPU seconds of each of ``repeats`` rounds
+    that time every contender once, and its last result."""
+    wall = {name: [] for name in contenders}
+    cpu = {name: [] for name in contenders}
     results = {}
     for _ in range(repeats):
         for name, fn in contenders.items():
-            t, results[name] = best_of(1, fn)
-            seconds[name] = min(seconds[name], t)
-    return seconds, results
+            start, start_cpu = time.perf_counter(), time.process_time()
+            results[name] = fn()
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return ({k: np.array(v) for k, v in wall.items()}, {k: np.array(v) for k, v in cpu.items()},
+            results)
 
 
-def librosa_loop(paths, spec):
+def median_of(repeats, fn):
+    """(median wall seconds, median CPU seconds) of ``repeats`` calls."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - start_cpu)
+    return float(np.median(walls)), float(np.median(cpus))
+
+
+def librosa_mel(wave, spec):
+    """The spec's log-mel in librosa: melspectrogram (the spec's window;
+    librosa's Slaney filterbank standing in for Essentia's, the same cost) and
+    the spec's compression."""
     import librosa
     import scipy.signal
     window = ("hann" if spec.window == "hann"
               else scipy.signal.windows.hann(spec.n_fft, sym=True))
+    mel = librosa.feature.melspectrogram(
+        y=wave, sr=spec.sample_rate, n_fft=spec.n_fft, hop_length=spec.hop_length,
+        window=window, n_mels=spec.n_mels, fmin=spec.fmin, fmax=spec.fmax,
+        center=True, pad_mode="constant", power=spec.power)
+    if spec.compression == "db":
+        return spec.db_multiplier / 10 * librosa.power_to_db(mel, amin=spec.db_amin, top_db=None)
+    return np.log(mel + spec.log_offset)
+
+
+def librosa_loop(paths, spec):
+    import librosa
     frames = 0
     for path in paths:
         wave, _ = librosa.load(path, sr=spec.sample_rate, mono=True)
-        mel = librosa.feature.melspectrogram(
-            y=wave, sr=spec.sample_rate, n_fft=spec.n_fft, hop_length=spec.hop_length,
-            window=window, n_mels=spec.n_mels, fmin=spec.fmin, fmax=spec.fmax,
-            center=True, pad_mode="constant", power=spec.power)
-        if spec.compression == "db":
-            logmel = spec.db_multiplier / 10 * librosa.power_to_db(mel, amin=spec.db_amin,
-                                                                   top_db=None)
-        else:
-            logmel = np.log(mel + spec.log_offset)
-        frames += logmel.shape[1]
+        frames += librosa_mel(wave, spec).shape[1]
     return frames
+
+
+def librosa_blas1_loop(paths, spec):
+    """librosa_loop with its BLAS (the filterbank product) on one thread."""
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(1):
+        return librosa_loop(paths, spec)
 
 
 def count_frames(ds):
@@ -140,11 +165,15 @@ def decoder_variant(paths, spec, kind):
 
 
 def crops_per_second(ds, batches, repeats):
+    """Median crops/s over ``repeats`` stretches of ``batches`` batches."""
     it = iter(ds)
     next(it)  # warm-up
-    seconds, n = best_of(repeats, lambda: sum(int(next(it)["mel"].shape[0])
-                                              for _ in range(batches)))
-    return n / seconds
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        n = sum(int(next(it)["mel"].shape[0]) for _ in range(batches))
+        rates.append(n / (time.perf_counter() - start))
+    return float(np.median(rates))
 
 
 def main(argv=None):
@@ -152,7 +181,7 @@ def main(argv=None):
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--mels", type=int, default=512, help=".npy mels for the crop feed")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds (default 7)")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
 
@@ -177,42 +206,88 @@ def main(argv=None):
         wavs = make_audio(tmp, args.clips, args.seconds, spec.sample_rate)
         table = TrackTable("bench", [Track(Path(p).stem, audio_path=p) for p in wavs])
 
-        # --- 1. full log-mels from audio. Passes are interleaved (one of each
-        # per round) so that changes in the machine's load hit all alike.
+        # --- 1. full log-mels from audio, interleaved rounds
         librosa_loop(wavs[:2], spec)  # numba compilation, caches
-        contenders = {"librosa": lambda: librosa_loop(wavs, spec)}
+        contenders = {"librosa": lambda: librosa_loop(wavs, spec),
+                      "librosa, BLAS 1 thread": lambda: librosa_blas1_loop(wavs, spec)}
         for name, ds in (("era_zoo", mel_dataset(table, spec)),
                          ("py_function", decoder_variant(wavs, spec, "py_function")),
                          ("tf.audio.decode_wav",
                           decoder_variant(wavs, spec, "tf.audio.decode_wav"))):
             count_frames(ds)  # tracing
             contenders[name] = lambda ds=ds: count_frames(ds)
-        seconds, frames = interleaved_best(contenders, args.repeats)
+        wall, cpu, frames = interleaved_rounds(contenders, args.repeats)
         assert len(set(frames.values())) == 1, frames
-        t_lib, t_tf, frames_tf = seconds["librosa"], seconds["era_zoo"], frames["era_zoo"]
-        frames_lib = frames["librosa"]
-        variants = {k: seconds[k] for k in ("py_function", "tf.audio.decode_wav")}
-
+        librosa_best = np.minimum(wall["librosa"], wall["librosa, BLAS 1 thread"])
+        ratios = {name: librosa_best / wall[name] for name in contenders}
         n = args.clips
+        load_at_end = os.getloadavg()[0]
+
         say(f"- machine: {platform.machine()}, {os.cpu_count()} CPU core(s) visible, "
             f"{platform.system()}; TensorFlow {tf.__version__}, librosa {librosa.__version__}; "
             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; load "
-            f"average {load_at_start:.1f} at the start"
+            f"average {load_at_start:.1f} at the start, {load_at_end:.1f} after the "
+            f"interleaved rounds"
             + (" (other work shared the CPU: absolute figures are lower bounds; both "
-               "sides of each ratio ran under it)" if load_at_start > os.cpu_count() else ""))
+               "sides of each ratio ran under it)" if max(load_at_start, load_at_end) > 2.5
+               else ""))
         say(f"- files: {n} x {args.seconds:g} s WAV (PCM 16, {spec.sample_rate} Hz), "
             f"{SPEC_NAME} ({spec.n_mels} bands, FFT {spec.n_fft}, hop {spec.hop_length}); "
-            f"best of {args.repeats} interleaved passes after a warm-up")
+            f"{args.repeats} interleaved rounds after a warm-up; medians, ratio against the "
+            f"faster librosa statement of each round (median, range)")
         say()
-        say("| full log-mel from audio | clips/s | mel frames/s | vs librosa |")
+        say("| full log-mel from audio | clips/s | CPU ms / clip | vs librosa |")
         say("|---|---:|---:|---:|")
-        say(f"| librosa loop (load + melspectrogram + log) | {n / t_lib:.1f} | "
-            f"{frames_lib / t_lib:,.0f} | 1.00x |")
-        say(f"| era_zoo mel_dataset (numpy_function decode, in-graph mel) | {n / t_tf:.1f} | "
-            f"{frames_tf / t_tf:,.0f} | **{t_lib / t_tf:.2f}x** |")
-        for kind, t in variants.items():
-            say(f"| variant: decoder in {kind} | {n / t:.1f} | {frames_tf / t:,.0f} | "
-                f"{t_lib / t:.2f}x |")
+        labels = {"librosa": "librosa loop (load + melspectrogram + compression)",
+                  "librosa, BLAS 1 thread": "librosa loop, BLAS on one thread",
+                  "era_zoo": "era_zoo mel_dataset (numpy_function decode, in-graph mel)",
+                  "py_function": "variant: decoder in py_function",
+                  "tf.audio.decode_wav": "variant: decoder in tf.audio.decode_wav"}
+        for name, label in labels.items():
+            r = ratios[name]
+            figure = f"{np.median(r):.2f}x ({r.min():.2f}-{r.max():.2f})"
+            if name == "era_zoo":
+                figure = f"**{figure}**"
+            say(f"| {label} | {n / np.median(wall[name]):.1f} | "
+                f"{1000 * np.median(cpu[name]) / n:.1f} | {figure} |")
+        say()
+
+        # --- where the time goes: one clip's costs, file by file
+        from era_zoo.audio.decode import load_audio, resample
+        from era_zoo.audio.mel import waveform_to_logmel
+        waves = [load_audio(p, spec.sample_rate) for p in wavs]
+        other_rate = 22050
+        waves_22k = [resample(w, spec.sample_rate, other_rate) for w in waves[:8]]
+        mel_fn = tf.function(lambda w: waveform_to_logmel(w, spec),
+                             input_signature=[tf.TensorSpec([None], tf.float32)])
+        mel_fn(waves[0])
+
+        def lib_mel():
+            for w in waves:
+                librosa_mel(w, spec)
+
+        profile = [
+            ("decode (soundfile, PCM 16 to float32, checks)",
+             median_of(3, lambda: [load_audio(p, spec.sample_rate) for p in wavs]), n),
+            (f"resample {other_rate:,} to {spec.sample_rate:,} Hz (soxr HQ; files at "
+             f"another rate)", median_of(3, lambda: [resample(w, other_rate, spec.sample_rate)
+                                                      for w in waves_22k]), len(waves_22k)),
+            ("log-mel graph, one clip per call (tf.function)",
+             median_of(3, lambda: [mel_fn(w) for w in waves]), n),
+            ("librosa.load", median_of(3, lambda: [librosa.load(p, sr=spec.sample_rate)
+                                                   for p in wavs]), n),
+            ("librosa melspectrogram + compression", median_of(3, lib_mel), n),
+        ]
+        say("| one 30 s clip, file by file | wall ms | CPU ms |")
+        say("|---|---:|---:|")
+        for label, (w, c), count in profile:
+            say(f"| {label} | {1000 * w / count:.2f} | {1000 * c / count:.2f} |")
+        used = np.median(cpu["era_zoo"]) / np.median(wall["era_zoo"])
+        say(f"| era_zoo mel_dataset, per clip (from the rounds above) | "
+            f"{1000 * np.median(wall['era_zoo']) / n:.2f} | {1000 * np.median(cpu['era_zoo']) / n:.2f} |")
+        say()
+        say(f"- the pipeline keeps {used:.2f} of the {os.cpu_count()} cores busy (CPU / wall "
+            f"time of its rounds)")
         say()
 
         # --- 2./3. training feeds
@@ -230,7 +305,9 @@ def main(argv=None):
         say(f"| from .npy mels ({args.mels} files, batch 128) | **{mel_rate:,.0f}** |")
         say(f"| from audio ({n} WAV files, batch 32, no cache) | {audio_rate:,.0f} |")
 
-    print(f"\nratio tf.data / librosa (full log-mels from audio): {t_lib / t_tf:.2f}x")
+    r = ratios["era_zoo"]
+    print(f"\nratio tf.data / librosa (full log-mels from audio): median {np.median(r):.2f}x, "
+          f"range {r.min():.2f}-{r.max():.2f}x over {len(r)} rounds")
     if args.write:
         write_section("pipeline", "\n".join(lines))
         print(f"wrote the pipeline section of {RESULTS}")

@@ -335,6 +335,18 @@ def test_mel_cache_is_written_once_and_read_back(tmp_path):
     assert len(list(cache.rglob("*.npy"))) == 3
 
 
+def test_cache_with_skipped_files_holds_the_good_ones_only(bad_table, tmp_path):
+    """A bad file's placeholder waveform goes through the log-mel map with
+    the others (one map decodes and transforms) but is never cached."""
+    table, _, _ = bad_table
+    cache = tmp_path / "cache"
+    rows = sorted(int(e["track_index"]) for e in
+                  mel_dataset(table, SPEC, cache_dir=cache, on_error="skip",
+                              report=ProblemReport()))
+    assert rows == [0, 1, 6]
+    assert len(list(cache.rglob("*.npy"))) == 3
+
+
 # -------------------------------------------------------------------- memory
 
 def _rss_bytes():

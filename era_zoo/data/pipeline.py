@@ -45,7 +45,7 @@ import tensorflow as tf
 from ..audio.mel import waveform_to_logmel
 from ..errors import ConfigError
 from ..inference.inputs import repeat_frames
-from .streams import _BAD, _CACHED, CropOrder, SideFeatures, TrackReader, shard_rows
+from .streams import _BAD, _OK, CropOrder, SideFeatures, TrackReader, shard_rows
 
 
 # ---------------------------------------------------------------- public API
@@ -148,7 +148,12 @@ class _Plan(TrackReader):
 
     # -- graph
     def load(self, ds, num_parallel_calls, crop):
-        """(row, rnd) -> {"mel" (n_mels, T), "track_index", "rnd"}, bad rows dropped."""
+        """(row, rnd) -> {"mel" (n_mels, T), "track_index", "rnd", "status"},
+        bad rows dropped.
+
+        Audio is decoded and turned into its log-mel in one map (one tf.data
+        stage per element, not two); a bad row's placeholder waveform is
+        transformed too (n_fft zeros, one frame) and dropped after."""
         def read(row, rnd):
             wave, mel, status = tf.numpy_function(
                 lambda r, x: self.load_row(r, x, crop), [row, rnd],
@@ -157,7 +162,8 @@ class _Plan(TrackReader):
             mel.set_shape([self.spec.n_mels, None])
             return {"row": row, "rnd": rnd, "wave": wave, "mel": mel, "status": status}
 
-        def to_mel(e):
+        def read_mel(row, rnd):
+            e = read(row, rnd)
             if self.cache is None:  # crops arrive as uncentred windows
                 mel = waveform_to_logmel(e["wave"], self.spec, center=not crop)
             else:
@@ -166,16 +172,20 @@ class _Plan(TrackReader):
                     stored = tf.numpy_function(self._store, [e["row"], fresh],
                                                tf.float32, name="store_mel")
                     return tf.ensure_shape(stored, [self.spec.n_mels, None])
-                mel = tf.cond(e["status"] == _CACHED, lambda: e["mel"], compute)
-            return {"mel": mel, "track_index": e["row"], "rnd": e["rnd"]}
+                # only a freshly decoded file is computed and cached
+                mel = tf.cond(e["status"] == _OK, compute, lambda: e["mel"])
+            return {"mel": mel, "track_index": e["row"], "rnd": e["rnd"], "status": e["status"]}
 
-        ds = ds.map(read, num_parallel_calls=num_parallel_calls)
+        def read_stored(row, rnd):  # read as mels already
+            e = read(row, rnd)
+            return {"mel": e["mel"], "track_index": e["row"], "rnd": e["rnd"],
+                    "status": e["status"]}
+
+        ds = ds.map(read_stored if self.source == "mel" else read_mel,
+                    num_parallel_calls=num_parallel_calls)
         if self.on_error == "skip":
             ds = ds.filter(lambda e: e["status"] != _BAD)
-        if self.source == "mel":  # read as mels already: no second pass
-            return ds.map(lambda e: {"mel": e["mel"], "track_index": e["row"],
-                                     "rnd": e["rnd"]})
-        return ds.map(to_mel, num_parallel_calls=num_parallel_calls)
+        return ds
 
     def _pad(self, mel):
         """(n_mels, T <= frames) -> (n_mels, frames) per pad_mode."""
