@@ -6,6 +6,12 @@ class EraZooError(Exception):
     """Base class of every error era_zoo raises on purpose."""
 
 
+class EraZooWarning(UserWarning):
+    """Every warning era_zoo gives on purpose (e.g. a model loaded without
+    a pretrained preset); the test suite (pytest.ini) turns it into an error
+    unless a test expects it with ``pytest.warns``."""
+
+
 class DataError(EraZooError, ValueError):
     """A data file (audio, mel, metadata, split list) is missing or wrong."""
 

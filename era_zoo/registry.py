@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, EraZooWarning
 from .presets import (Preset, default_preset, find_preset, list_presets, read_preset,
                       verify_sha256)
 
@@ -247,7 +247,7 @@ def _load_named(name, weights, sha256, config):
         if preset is None:
             warnings.warn(f"{name} has no pretrained preset: randomly initialised "
                           f"(train it with its recipe, `era-zoo train {name} --data DIR`)",
-                          stacklevel=3)
+                          EraZooWarning, stacklevel=3)
             return create_model(name, **config)
         return _load_preset(preset, config)
     if weights is None:

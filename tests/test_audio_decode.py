@@ -126,7 +126,7 @@ def test_truncated_compressed(tmp_path, ext, kw):
 def test_wrong_format_and_garbage(tmp_path):
     text = tmp_path / "notes.wav"
     text.write_text("this is not audio\n" * 50)
-    check_error(text, "cannot decode")
+    check_error(text, "is a text file, not audio")
     garbage = tmp_path / "noise.xyz"  # unknown ending: audioread is tried too
     garbage.write_bytes(np.random.default_rng(1).bytes(4096))
     check_error(garbage, "cannot decode|not supported")

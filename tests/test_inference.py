@@ -1,6 +1,7 @@
 """One inference path: a track shorter than one chunk gives the same rows
-through every entry point (and those rows are its log-mel repeated to one
-chunk, as training crops are); model sources load by one rule; artist text
+through every library entry point (and those rows are its log-mel repeated
+to one chunk, as training crops are), while the commands on files refuse it
+for an era model, which needs one whole chunk of real audio; model sources load by one rule; artist text
 reaches AudioArt-MMC from `era-zoo predict`."""
 import json
 
@@ -75,8 +76,12 @@ def test_a_short_track_gives_identical_rows_through_every_entry_point(
         "bench embed_table": embed_table(short_track, model, progress=False).X,
         "projector embed_tracks": projector_embed(model, short_track)[1],
     }
-    assert main(["embed", wav, "--model", str(saved), "-o", str(tmp_path / "e.npz")]) == 0
-    rows["era-zoo embed"] = load_embeddings(tmp_path / "e.npz").X
+    # The commands on files refuse it: an era model needs one whole chunk of
+    # the file's own audio (issue 13: no prediction from repeated audio).
+    assert main(["embed", wav, "--model", str(saved), "-o", str(tmp_path / "e.npz")]) == 3
+    assert (f"era-zoo embed: error: {wav}: too short: 0.500 s (32 mel frames); the model "
+            "needs at least 1.01 s (64 frames) of real audio") in capsys.readouterr().err
+    assert not (tmp_path / "e.npz").exists()
     for where, got in rows.items():
         assert got.shape == (1, 16), where
         np.testing.assert_array_equal(got, rows["inference.embed_tracks"], err_msg=where)
@@ -88,11 +93,9 @@ def test_a_short_track_gives_identical_rows_through_every_entry_point(
         "inference.predict_era": np.array(inference.predict_era(
             model, sf.read(wav, dtype="float32")[0], RATE, top=4)["probabilities"]),
     }
-    capsys.readouterr()
-    assert main(["predict", wav, "--model", str(saved), "--json"]) == 0
+    assert main(["predict", wav, "--model", str(saved), "--json"]) == 3
     [row] = json.loads(capsys.readouterr().out)
-    assert row["result"]["chunks"] == 1
-    probs["era-zoo predict"] = np.array(row["result"]["probabilities"])
+    assert "too short" in row["error"]
     for where, got in probs.items():
         assert got.shape == (4,), where
         np.testing.assert_allclose(got, probs["inference.predict_tracks"], rtol=0, atol=1e-7,
@@ -242,7 +245,7 @@ def test_predict_feeds_artist_text_through_the_runs_tokenizer(mmc_run, tmp_path,
 
     # A TSV: a text per file; a file without a line is reported, the rest
     # predicted, and the table output says what the model was fed.
-    other = _write_wav(tmp_path / "other.wav", RATE, seed=5)
+    other = _write_wav(tmp_path / "other.wav", 2 * RATE, seed=5)
     tsv = tmp_path / "texts.tsv"
     tsv.write_text(f"file\tartist_text\n{wav}\t{text}\n", encoding="utf-8")
     good, missing = predict_files(model, [str(wav), str(other)],
@@ -251,10 +254,11 @@ def test_predict_feeds_artist_text_through_the_runs_tokenizer(mmc_run, tmp_path,
                                rtol=0, atol=1e-7)
     assert "other.wav: has no row in" in missing["error"] and "texts.tsv" in missing["error"]
     assert main(["predict", str(wav), str(other), "--model", str(run),
-                 "--artist-text-file", str(tsv)]) == 0
-    out = capsys.readouterr().out
-    assert "inputs: audio + artist text" in out
-    assert f"error: {other}: has no row in {tsv}" in out
+                 "--artist-text-file", str(tsv)]) == 3
+    captured = capsys.readouterr()
+    assert "inputs: audio + artist text" in captured.out
+    assert f"era-zoo predict: error: {other}: has no row in {tsv}" in captured.err
+    assert captured.err.endswith("era-zoo predict: 1 of 2 files failed\n")
     assert main(["predict", str(other), "--model", str(run)]) == 0
     assert "inputs: audio only: no artist text given" in capsys.readouterr().out
 

@@ -38,8 +38,11 @@ def broken_file(tmp_path):
 def test_predict_prints_a_year_and_survives_a_bad_file(saved_models, broken_file, capsys):
     code = main(["predict", str(CLIP), str(broken_file), "--model",
                  str(saved_models["audio_cnn"]), "--json", "--top", "4"])
-    assert code == 0
-    rows = json.loads(capsys.readouterr().out)
+    assert code == 3  # one of the files failed
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"era-zoo predict: error: {broken_file}: ")
+    assert captured.err.endswith("\nera-zoo predict: 1 of 2 files failed\n")
+    rows = json.loads(captured.out)
     assert [Path(r["file"]).name for r in rows] == [CLIP.name, broken_file.name]
     good, bad = rows
     # The test configuration's era bins: 2000..2003 in 1-year classes.
@@ -72,9 +75,11 @@ def test_embed_writes_what_the_benchmarks_read(saved_models, broken_file, tmp_pa
     out = tmp_path / "emb.npz"
     code = main(["embed", str(CLIP), str(broken_file), "--model",
                  str(saved_models["contrastive_a2p"]), "-o", str(out)])
-    assert code == 0
-    printed = capsys.readouterr().out
-    assert "error: " in printed and "broken.wav" in printed and "1 failed" in printed
+    assert code == 3
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert captured.err.startswith(f"era-zoo embed: error: {broken_file}: ")
+    assert captured.err.endswith("era-zoo embed: 1 of 2 files failed\n")
     emb = load_embeddings(out)
     assert set(emb.ids.tolist()) == {CLIP.stem}
     assert emb.X.shape[1] == 16  # tiny trunk: 16 channels x 1 band x 1 frame

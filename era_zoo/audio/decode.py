@@ -7,13 +7,28 @@ to mono, then soxr resamples with its "HQ" quality, the resampler librosa uses
 by default (``res_type="soxr_hq"``), so a waveform decoded here matches
 ``librosa.load`` to float32 rounding.
 
-Every problem raises :class:`era_zoo.errors.AudioError` naming the file:
-missing, empty (0 bytes or 0 samples), undecodable (wrong format, corrupt),
-truncated (fewer samples than the header promises), NaN/inf samples, silent,
-shorter than ``min_seconds``.
+Every problem raises :class:`era_zoo.errors.AudioError` naming the file and
+saying what is wrong with it, in words rather than the decoder's:
+missing, empty (0 bytes or 0 samples), not audio (a text file, or content of
+another format than the name says: the leading bytes are looked at),
+undecodable (corrupt), truncated (fewer samples than the header promises; an
+Ogg stream that stops before its end-of-stream page, since Ogg headers hold
+no length), NaN/inf samples, samples far outside [-1, 1] (a peak above
+:data:`OVERSHOOT_LIMIT`: float audio written at integer scale, say; lossy
+decoders' small overshoots past 1.0 are normal and accepted), silent, shorter
+than ``min_seconds``.
+
+Decoders' own messages (mpg123's "Note: Illegal Audio-MPEG-Header ...",
+"Trying to resync...") are written by the C libraries straight to the
+process's stderr; while a file is decoded that output is caught and dropped
+(anything else written there meanwhile is passed on when decoding ends).
 """
+import contextlib
 import os
 import re
+import sys
+import tempfile
+import threading
 from collections import namedtuple
 
 import numpy as np
@@ -33,6 +48,11 @@ SOUNDFILE_EXTENSIONS = frozenset(
     "." + f.lower() for f in sf.available_formats()) | {".mp3", ".oga", ".opus"}
 
 RESAMPLE_QUALITY = "HQ"
+
+# A decoded peak above this (+6 dBFS) is no codec overshoot but wrongly
+# scaled audio (e.g. float samples written at integer scale); the log-mel of
+# such a file would sit tens of dB above anything a model was trained on.
+OVERSHOOT_LIMIT = 2.0
 
 
 def resample(wave, from_rate, to_rate):
@@ -73,17 +93,21 @@ def audio_info(path):
     path = os.fspath(path)
     _check_file(path)
     try:
-        with sf.SoundFile(path) as f:
+        with decoder_output_dropped(), sf.SoundFile(path) as f:
             frames, rate, channels = f.frames, f.samplerate, f.channels
             _check_chunk_sizes(path, f.extra_info)
+            container = f.format
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
         if os.path.splitext(path)[1].lower() in SOUNDFILE_EXTENSIONS:
-            raise AudioError(path, f"cannot decode: {_short(e)}",
-                             "the file is corrupt or not the format its name says") from e
-        data, rate = _decode_audioread(path, 0.0, None)
+            raise _undecodable(path, e) from e
+        with decoder_output_dropped():
+            data, rate = _decode_audioread(path, 0.0, None)
         frames, channels = data.shape
+        container = None
     if frames == 0:
         raise AudioError(path, "contains no audio samples (zero length)")
+    if container == "OGG":
+        _check_ogg_ends(path, frames / rate)
     return AudioInfo(frames / rate, rate, channels, frames)
 
 
@@ -104,14 +128,15 @@ def load_audio(path, sample_rate, *, offset=0.0, duration=None, min_seconds=None
     _check_file(path)
     ext = os.path.splitext(path)[1].lower()
     try:
-        wave, rate = _decode_soundfile(path, offset, duration)
+        with decoder_output_dropped():
+            wave, rate = _decode_soundfile(path, offset, duration)
     except AudioError:
         raise
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
         if ext in SOUNDFILE_EXTENSIONS:
-            raise AudioError(path, f"cannot decode: {_short(e)}",
-                             "the file is corrupt or not the format its name says") from e
-        wave, rate = _decode_audioread(path, offset, duration)
+            raise _undecodable(path, e) from e
+        with decoder_output_dropped():
+            wave, rate = _decode_audioread(path, offset, duration)
     return _finish(path, wave, rate, sample_rate, min_seconds, allow_silent)
 
 
@@ -136,6 +161,8 @@ def _decode_soundfile(path, offset, duration):
                                    f"({total / rate:.2f} s)")
         stop = total if duration is None else min(total, start + int(round(duration * rate)))
         _check_chunk_sizes(path, f.extra_info)
+        if f.format == "OGG":
+            _check_ogg_ends(path, total / rate)
         f.seek(start)
         if f.subtype == "PCM_16":
             # libsndfile's own int-to-float conversion costs about 6x this
@@ -209,6 +236,10 @@ def _finish(path, data, rate, sample_rate, min_seconds, allow_silent):
     if not np.isfinite(peak):
         bad = int(np.count_nonzero(~np.isfinite(wave)))
         raise AudioError(path, f"{bad} sample(s) are NaN or infinite")
+    if peak > OVERSHOOT_LIMIT:
+        raise AudioError(path, f"samples reach {peak:.4g}, far outside [-1, 1]",
+                         "float audio must be full-scale floats; was it written at "
+                         "integer scale? divide by 32768 (16-bit) and save it again")
     wave = resample(wave, rate, sample_rate)
     if int(rate) != int(sample_rate):
         peak = _peak(wave)  # the silence check looks at the samples returned
@@ -220,10 +251,138 @@ def _finish(path, data, rate, sample_rate, min_seconds, allow_silent):
         if peak < SILENCE_PEAK:
             raise AudioError(path, f"silent: peak {peak:.2e} is below "
                                    f"{SILENCE_PEAK:g} (-80 dBFS)",
-                             "pass allow_silent=True to accept it")
+                             "nothing to predict from; load_audio(..., allow_silent=True) "
+                             "accepts it")
     return wave
 
 
 def _short(error):
     text = str(error).strip().splitlines()
     return text[-1] if text else type(error).__name__
+
+
+# Leading bytes of the formats a file may really hold, whatever its name.
+_SIGNATURES = ((b"RIFF", "WAV"), (b"RIFX", "WAV"), (b"fLaC", "FLAC"), (b"OggS", "Ogg"),
+               (b"ID3", "MP3"), (b"FORM", "AIFF"), (b"\x1aE\xdf\xa3", "Matroska/WebM"),
+               (b"%PDF", "PDF"), (b"PK\x03\x04", "ZIP"), (b"\x89PNG", "PNG"),
+               (b"\xff\xd8\xff", "JPEG"), (b"\x93NUMPY", "NumPy .npy"))
+_NAMED = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "Ogg", ".oga": "Ogg",
+          ".opus": "Ogg", ".mp3": "MP3", ".aif": "AIFF", ".aiff": "AIFF"}
+
+
+def _content_kind(path):
+    """What the file's first bytes say it is: a format name, "text" or None."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    for magic, kind in _SIGNATURES:
+        if head.startswith(magic):
+            return kind
+    if head[4:8] == b"ftyp":
+        return "MP4/M4A"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "MP3"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if all(c.isprintable() or c in "\r\n\t" for c in text):
+        return "text"
+    return None
+
+
+def _undecodable(path, error):
+    """The AudioError of a file libsndfile refused, saying what the file is
+    rather than libsndfile's words (which call a garbage .mp3 "not a regular
+    file (possibly a pipe?)")."""
+    named = _NAMED.get(os.path.splitext(path)[1].lower(), "audio")
+    kind = _content_kind(path)
+    if kind == "text":
+        return AudioError(path, "is a text file, not audio")
+    if kind is not None and kind != named:
+        return AudioError(path, f"holds {kind} data, not {named} audio",
+                          "the name's ending does not match the content")
+    article = "an" if named[0] in "AEIOUM" else "a"
+    if kind is None:
+        return AudioError(path, f"is not {article} {named} file: no {named} audio found "
+                                "in it", "corrupt, or not audio at all")
+    return AudioError(path, f"is a damaged {named} file: the decoder gave up "
+                            f"({_short(error)})", "fetch or export it again")
+
+
+def _check_ogg_ends(path, seconds):
+    """An Ogg stream's last page carries the end-of-stream flag; a file cut
+    short (an interrupted download or copy) ends before it, and libsndfile
+    then decodes the part that is there without a word (Ogg headers hold no
+    length to compare with)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 65536))  # a page is at most 65,307 bytes
+        tail = f.read()
+    base = size - len(tail)
+    at = tail.rfind(b"OggS")
+    while at >= 0:
+        header = tail[at:at + 27]
+        if len(header) == 27 and header[4] == 0:  # stream structure version 0
+            segments = tail[at + 27:at + 27 + header[26]]
+            end = at + 27 + header[26] + sum(segments)
+            if len(segments) == header[26] and base + end == size and header[5] & 0x04:
+                return
+            break
+        at = tail.rfind(b"OggS", 0, at)
+    raise AudioError(path, f"truncated: the Ogg stream stops before its end (only "
+                           f"{seconds:.1f} s are there)",
+                     "an incomplete download or copy? fetch it again")
+
+
+_stderr_lock = threading.Lock()
+_stderr_users = 0
+_stderr_saved = None  # (a duplicate of the real fd 2, the capture file)
+# What the C decoders print: mpg123's notes and warnings, and the rare
+# complaint of libsndfile or libvorbis.
+_DECODER_LINE = re.compile(r"^\s*(note|warning|error)\s*:|"
+                           r"^\s*\[[^\]]*(mpg123|mpeg|vorbis|sndfile|flac)[^\]]*\]", re.I)
+
+
+@contextlib.contextmanager
+def decoder_output_dropped():
+    """Keep what C decoders print on the process's stderr off the terminal
+    while the block runs. Nestable and thread-safe: fd 2 goes to a scratch
+    file from the first entry to the last exit; on the last exit the lines
+    that are not decoder chatter are written to the real stderr, so other
+    output is only delayed, never lost.
+
+    Example:
+        >>> with decoder_output_dropped():
+        ...     info = audio_info("song.mp3")  # doctest: +SKIP
+    """
+    global _stderr_users, _stderr_saved
+    with _stderr_lock:
+        if _stderr_users == 0:
+            try:
+                sys.stderr.flush()
+                capture = tempfile.TemporaryFile()
+                real = os.dup(2)
+                os.dup2(capture.fileno(), 2)
+                _stderr_saved = (real, capture)
+            except (OSError, ValueError, AttributeError):
+                _stderr_saved = None  # no usable fd 2 (an embedded interpreter)
+        _stderr_users += 1
+    try:
+        yield
+    finally:
+        with _stderr_lock:
+            _stderr_users -= 1
+            if _stderr_users == 0 and _stderr_saved is not None:
+                real, capture = _stderr_saved
+                _stderr_saved = None
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    sys.stderr.flush()
+                os.dup2(real, 2)
+                os.close(real)
+                capture.seek(0)
+                text = capture.read().decode("utf-8", errors="replace")
+                capture.close()
+                kept = "".join(line for line in text.splitlines(keepends=True)
+                               if not _DECODER_LINE.match(line))
+                if kept:
+                    os.write(2, kept.encode("utf-8"))

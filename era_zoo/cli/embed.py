@@ -1,4 +1,6 @@
 """``era-zoo embed``: embeddings of audio files for the benchmark harness."""
+from . import EXIT_STATUS_HELP, MINIMUM_HELP, check_writable, file_failed, files_done
+
 HELP = "write audio embeddings of files to an .npz the benchmarks read"
 
 
@@ -10,9 +12,9 @@ def register(sub):
                     "shorter than one chunk is repeated to fill it), written as X "
                     "(rows), IDS (file stem per row), the "
                     "layout `era-zoo bench --embeddings` reads. Unreadable files are "
-                    "reported and left out.",
+                    "reported and left out. " + MINIMUM_HELP,
         epilog="example: era-zoo embed gtzan/*/*.wav --model contrastive_a2g_a2p_g2p "
-               "-o gtzan.npz")
+               "-o gtzan.npz. " + EXIT_STATUS_HELP)
     p.add_argument("files", nargs="+", metavar="FILE", help="audio files or .npy mels")
     p.add_argument("--model", default="audioart_mmc",
                    help="registry name (its default preset), preset folder, saved .keras "
@@ -32,8 +34,10 @@ def register(sub):
 
 
 def _print_row(row):
-    # Error messages name the file.
-    print(f"error: {row['error']}" if "error" in row else f"{row['file']}: {row['chunks']} chunk(s)")
+    if "error" in row:
+        file_failed("embed", row)
+    else:
+        print(f"{row['file']}: {row['chunks']} chunk(s)")
 
 
 def check_level(model, level):
@@ -53,14 +57,17 @@ def run(args):
     from ..bench.sources import save_embeddings
     from ..inference import default_level, embed_files, load_model
 
+    check_writable(args.out, "-o")
     model = load_model(args.model, args.weights)
     check_level(model, args.level)
     level = args.level or default_level(model)
-    X, ids, errors = embed_files(model, args.files, level=level, on_file=_print_row)
-    if len(X) == 0:
-        print("nothing embedded")
-        return 1
-    save_embeddings(args.out, X, ids, level=level)
-    print(f"wrote {args.out}: level {level}, {len(X)} rows x {X.shape[1]} from "
-          f"{len(set(ids.tolist()))} file(s); {len(errors)} failed")
-    return 0
+    rows = []
+    X, ids, _ = embed_files(model, args.files, level=level,
+                            on_file=lambda row: (rows.append(row), _print_row(row)))
+    if len(X):
+        save_embeddings(args.out, X, ids, level=level)
+        print(f"wrote {args.out}: level {level}, {len(X)} rows x {X.shape[1]} from "
+              f"{len(set(ids.tolist()))} file(s)")
+    else:
+        print(f"nothing embedded; {args.out} not written")
+    return files_done("embed", rows)

@@ -1,6 +1,8 @@
 """``era-zoo predict``: the release era of audio files."""
 import json
 
+from . import EXIT_STATUS_HELP, MINIMUM_HELP, failures_only, file_failed, files_done
+
 HELP = "estimate the release year of audio files with an era model"
 
 
@@ -12,14 +14,15 @@ def register(sub):
                     "the most probable class (the year the era benchmark scores) "
                     "with the expected year beside it, the most probable year "
                     "classes and the decade probabilities. Unreadable files get an error line; the "
-                    "others are still predicted. AudioArt-MMC predicts from the "
+                    "others are still predicted. " + MINIMUM_HELP + " AudioArt-MMC predicts "
+                    "from the "
                     "audio alone unless it is given its artist's text. With "
                     "--model musicnn_msd (or musicnn_vgg_msd), a zero-shot decade "
                     "opinion instead: the tagger's Million Song Dataset tags oldies, "
                     "60s .. 00s renormalised.",
         epilog="examples: era-zoo predict song.mp3 other.flac --model audio_suc --json; "
                "era-zoo predict bach.ogg --model audioart_mmc --artist-text "
-               "\"Baroque composer and organist from Leipzig\"")
+               "\"Baroque composer and organist from Leipzig\". " + EXIT_STATUS_HELP)
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="audio files (wav, flac, ogg, mp3, ...) or .npy mels")
     p.add_argument("--model", default="audioart_mmc",
@@ -42,7 +45,7 @@ def register(sub):
 
 def _print_row(row):
     if "error" in row:
-        print(f"error: {row['error']}")  # the message names the file
+        file_failed("predict", row)
         return
     r = row["result"]
     tops = ", ".join(f"{a}" + (f"-{b}" if b != a else "") + f" ({p:.0%})"
@@ -85,7 +88,7 @@ def artist_texts(args, model):
 
 def _print_decades(row):
     if "error" in row:
-        print(f"error: {row['error']}")  # the message names the file
+        file_failed("predict", row)
         return
     shares = sorted(row["decades"].items(), key=lambda kv: -kv[1])
     print(f"{row['file']}\n  decades (zero-shot): "
@@ -106,10 +109,11 @@ def run_decades(args, model):
               "Song Dataset tags oldies, 60s, 70s, 80s, 90s, 00s, renormalised to sum to "
               "one: listeners' tags, a zero-shot opinion, not a year estimate (see its "
               "model card)")
-    rows = predict_decades(model, args.files, on_file=None if args.json else _print_decades)
+    rows = predict_decades(model, args.files,
+                           on_file=failures_only("predict") if args.json else _print_decades)
     if args.json:
         print(json.dumps(rows, indent=2))
-    return 1 if all("error" in r for r in rows) else 0
+    return files_done("predict", rows)
 
 
 def run(args):
@@ -123,7 +127,7 @@ def run(args):
     if not args.json:
         print(f"inputs: {input_note(model, texts is not None)}")
     rows = predict_files(model, args.files, top=args.top, artist_text=texts,
-                         on_file=None if args.json else _print_row)
+                         on_file=failures_only("predict") if args.json else _print_row)
     if args.json:
         print(json.dumps(rows, indent=2))
-    return 1 if all("error" in r for r in rows) else 0
+    return files_done("predict", rows)

@@ -2,6 +2,8 @@
 import json
 from pathlib import Path
 
+from . import EXIT_STATUS_HELP, MINIMUM_HELP, check_writable, file_failed, files_done
+
 HELP = "tag audio files with a pretrained musicnn tagger (top tags, taggram pictures)"
 TAGGERS = ("musicnn_msd", "musicnn_mtt", "musicnn_vgg_msd", "musicnn_vgg_mtt")
 
@@ -14,9 +16,10 @@ def register(sub):
                     "Each file is cut into 3 s patches (a file shorter than one patch is "
                     "repeated to fill it); a tag's probability is its mean over the "
                     "patches, and the taggram (tags x time) shows how it evolves. "
-                    "Unreadable files get an error line; the others are still tagged.",
+                    "Unreadable files get an error line; the others are still tagged. "
+                    + MINIMUM_HELP,
         epilog="example: era-zoo tag song.mp3 other.ogg --model musicnn_msd --top 5 "
-               "--plot taggrams/")
+               "--plot taggrams/. " + EXIT_STATUS_HELP)
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="audio files (wav, flac, ogg, mp3, ...) or .npy musicnn96 mels")
     p.add_argument("--model", default="musicnn_msd",
@@ -52,7 +55,7 @@ def overlap_frames(model, seconds):
 
 def _print_row(row):
     if "error" in row:
-        print(f"error: {row['error']}")  # the message names the file
+        file_failed("tag", row)
         return
     tags = ", ".join(f"{t['tag']} {t['probability']:.0%}" for t in row["top"])
     print(f"{row['file']}  ({row['patches']} patch(es))\n  {tags}")
@@ -69,6 +72,8 @@ def run(args):
     check_tagger(model)
     overlap = overlap_frames(model, args.overlap)
     plots = Path(args.plot) if args.plot else None
+    if plots is not None:
+        check_writable(plots / "taggram.png", "--plot")
 
     def finished(row):
         if plots is not None and "taggram" in row:
@@ -80,6 +85,8 @@ def run(args):
             _print_row(row)
             if "plot" in row:
                 print(f"  taggram: {row['plot']}")
+        elif "error" in row:
+            file_failed("tag", row)
 
     rows = tag_files(model, args.files, top=args.top, overlap=overlap,
                      batch_size=args.batch_size, on_file=finished)
@@ -89,4 +96,4 @@ def run(args):
                 row["tags"] = list(model.labels)
                 row["taggram"] = [[round(float(p), 5) for p in patch] for patch in row["taggram"]]
         print(json.dumps(rows, indent=2))
-    return 1 if all("error" in r for r in rows) else 0
+    return files_done("tag", rows)

@@ -26,7 +26,8 @@ from .tracks import (AUDIO_ONLY_NOTE, TrackEmbeddings, check_era_model, chunk_em
                      chunk_probabilities, default_level, embed, embed_files, embed_tracks,
                      embedding_levels,
                      era_probabilities, era_summary, input_frames, input_note,
-                     iter_track_chunks, model_batch, predict_era, predict_files,
+                     iter_track_chunks, minimum_frames, minimum_seconds, model_batch,
+                     predict_era, predict_files,
                      predict_tracks, predicted_year, reads_artist_text, text_row)
 
 __all__ = [
@@ -34,7 +35,8 @@ __all__ = [
     "chunk_embeddings", "chunk_hop", "chunk_mel", "chunk_probabilities", "default_level", "embed",
     "embed_files", "embed_tracks", "embedding_levels", "era_probabilities", "era_summary",
     "file_track", "input_frames", "input_note", "iter_track_chunks",
-    "load_artist_text", "load_model", "model_batch", "open_mel", "predict_era",
+    "load_artist_text", "load_model", "minimum_frames", "minimum_seconds", "model_batch",
+    "open_mel", "predict_era",
     "predict_files", "predict_tracks", "predicted_year", "read_artist_text_tsv", "read_mel",
     "reads_artist_text", "repeat_frames", "run_model_file", "text_row", "track_chunks",
     "track_input", "waveform_to_mel",

@@ -319,7 +319,7 @@ def track_input(track, spec, mel_preset=None):
     raise DataError(f"track {track.track_id}", "has neither audio nor a mel file")
 
 
-def track_chunks(track, spec, n_frames, mel_preset=None, overlap=0):
+def track_chunks(track, spec, n_frames, mel_preset=None, overlap=0, min_frames=None):
     """:func:`track_input` cut by :func:`as_chunks`: ``(chunks, path)``.
 
     Args:
@@ -328,12 +328,28 @@ def track_chunks(track, spec, n_frames, mel_preset=None, overlap=0):
         n_frames: the model's input length in frames.
         mel_preset: the preset of the table's mels where known.
         overlap: frames shared by neighbouring chunks (0: non-overlapping).
+        min_frames: refuse (AudioError naming the file) a track whose mel
+            has fewer frames of its own, before any padding
+            (:func:`~era_zoo.inference.tracks.minimum_frames`); None: any
+            length, padded by repetition.
 
     Example:
         >>> chunks, path = track_chunks(track, model.mel_spec,
         ...                             model.audio_encoder.n_frames)  # doctest: +SKIP
     """
     x, where = track_input(track, spec, mel_preset)
+    if min_frames:
+        seconds = len(x) / spec.sample_rate if x.ndim == 1 else None
+        if x.ndim == 1:
+            x = waveform_to_mel(x, spec.sample_rate, spec)
+        if x.shape[1] < min_frames:
+            seconds = x.shape[1] * spec.hop_length / spec.sample_rate if seconds is None \
+                else seconds
+            needed = (min_frames - 1) * spec.hop_length / spec.sample_rate
+            raise AudioError(where, f"too short: {seconds:.3f} s ({x.shape[1]} mel frames); "
+                                    f"the model needs at least {needed:.2f} s "
+                                    f"({min_frames} frames) of real audio",
+                             "a shorter file would be filled by repeating it")
     return as_chunks(x, spec, n_frames, spec.sample_rate, where=where, overlap=overlap), where
 
 

@@ -73,7 +73,13 @@ def load_keras_file(path):
     try:
         loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
     except (ValueError, TypeError, OSError) as e:
-        raise DataError(path, f"cannot load the model: {e}") from None
+        if "safe_mode" in str(e):
+            raise DataError(path, "holds Python code (a lambda) that safe mode will not run",
+                            "era_zoo loads .keras files in safe mode only: rebuild the model "
+                            "without Lambda layers, or pass its weights as a preset") from None
+        lines = str(e).strip().splitlines()
+        raise DataError(path, f"cannot load the model: {lines[0] if lines else type(e).__name__}",
+                        "is it a whole Keras 3 model (.keras)?") from None
     if not _is_zoo_model(loaded):
         raise DataError(path, f"holds a {type(loaded).__name__}, not an era_zoo model")
     return loaded

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .inputs import file_track
-from .tracks import iter_track_chunks
+from .tracks import iter_track_chunks, minimum_frames
 
 
 def check_tagger(model):
@@ -79,7 +79,8 @@ def iter_taggrams(model, files, *, overlap=None, batch_size=64):
             yield f, need if isinstance(need, DataError) else np.concatenate(parts)
 
     tracks = [file_track(f) for f in files]
-    for _, track, chunks in iter_track_chunks(model, tracks, overlap=overlap):
+    for _, track, chunks in iter_track_chunks(model, tracks, overlap=overlap,
+                                              min_frames=minimum_frames(model)):
         if isinstance(chunks, DataError):
             queue.append([track.track_id, chunks, []])
         else:

@@ -37,6 +37,45 @@ def input_frames(model):
     return model.n_frames if encoder is None else encoder.n_frames
 
 
+def minimum_frames(model):
+    """The fewest mel frames of real audio a file must give for
+    ``era-zoo predict``, ``embed`` and ``tag`` (and the ``*_files``
+    functions behind them); shorter files are refused, since padding by
+    repetition would make up the rest.
+
+    Era models (a year from each whole chunk): one whole input chunk. Other
+    models (embeddings, tags): half a chunk, so at least half of every
+    chunk is the file's own audio. In seconds (:func:`minimum_seconds`):
+    5.92 s for the era presets (era224: 256 frames of 512 samples at
+    22,050 Hz), 2.03 s for paper B's models (melon48), 1.49 s for the
+    musicnn taggers (187-frame patches).
+
+    Args:
+        model: a zoo model or tagger.
+
+    Example:
+        >>> minimum_frames(era_zoo.load("audio_cnn"))  # doctest: +SKIP
+        256
+    """
+    n = input_frames(model)
+    return n if hasattr(model, "predict_year") else (n + 1) // 2
+
+
+def minimum_seconds(model):
+    """:func:`minimum_frames` as seconds of audio at the model's rate (a
+    centred STFT gives ``1 + samples // hop`` frames).
+
+    Args:
+        model: a zoo model or tagger.
+
+    Example:
+        >>> round(minimum_seconds(era_zoo.load("musicnn_msd")), 2)  # doctest: +SKIP
+        1.49
+    """
+    spec = model.mel_spec
+    return (minimum_frames(model) - 1) * spec.hop_length / spec.sample_rate
+
+
 def embedding_levels(model):
     """The levels ``model`` embeds at, its default first: the model's
     ``levels`` led by its ``default_level`` ("trunk", the 1024-d features
@@ -355,7 +394,8 @@ class TrackEmbeddings:
         return np.stack([c.mean(axis=0) for c in self.chunks])
 
 
-def iter_track_chunks(model, tracks, *, mel_preset=None, workers=DECODE_WORKERS, overlap=0):
+def iter_track_chunks(model, tracks, *, mel_preset=None, workers=DECODE_WORKERS, overlap=0,
+                      min_frames=None):
     """``(position, track, chunks or DataError)`` for each track, in order;
     inputs are read ahead in ``workers`` threads.
 
@@ -366,6 +406,8 @@ def iter_track_chunks(model, tracks, *, mel_preset=None, workers=DECODE_WORKERS,
             (``table.extras["mel_preset"]``).
         workers: decoding threads.
         overlap: frames shared by neighbouring chunks (0: non-overlapping).
+        min_frames: shorter tracks give an AudioError (see
+            :func:`minimum_frames`); None: any length, padded by repetition.
 
     Example:
         >>> for pos, track, chunks in iter_track_chunks(model, table.tracks):  # doctest: +SKIP
@@ -375,7 +417,7 @@ def iter_track_chunks(model, tracks, *, mel_preset=None, workers=DECODE_WORKERS,
 
     def read(track):
         try:
-            return track_chunks(track, spec, n_frames, mel_preset, overlap)[0]
+            return track_chunks(track, spec, n_frames, mel_preset, overlap, min_frames)[0]
         except DataError as e:  # AudioError included
             return e
 
@@ -523,7 +565,8 @@ def predict_tracks(model, table, *, artist_text=None, on_error="raise", problems
 
 def embed_files(model, files, level=None, on_file=None):
     """Chunk embeddings of files (audio, or ``.npy`` mels) in the benchmark
-    harness's layout.
+    harness's layout. A file shorter than :func:`minimum_frames` is an
+    error of its own.
 
     Args:
         model: a zoo model.
@@ -539,7 +582,8 @@ def embed_files(model, files, level=None, on_file=None):
         >>> X, ids, errors = embed_files(model, ["a.wav", "b.flac"])  # doctest: +SKIP
     """
     X, ids, errors = [], [], {}
-    for _, track, chunks in iter_track_chunks(model, [file_track(f) for f in files]):
+    for _, track, chunks in iter_track_chunks(model, [file_track(f) for f in files],
+                                              min_frames=minimum_frames(model)):
         if isinstance(chunks, DataError):
             errors[track.track_id] = str(chunks)
             row = {"file": track.track_id, "error": str(chunks)}
@@ -555,7 +599,9 @@ def embed_files(model, files, level=None, on_file=None):
 
 
 def predict_files(model, files, top=3, artist_text=None, on_file=None):
-    """:func:`predict_era` of files (audio, or ``.npy`` mels).
+    """:func:`predict_era` of files (audio, or ``.npy`` mels); a file
+    shorter than one whole chunk (:func:`minimum_frames`) is an error of its
+    own, not a prediction from repeated audio.
 
     Args:
         model: an era model.
@@ -581,7 +627,8 @@ def predict_files(model, files, top=3, artist_text=None, on_file=None):
     text_for = _text_for(model, artist_text)
     inputs = input_note(model, artist_text is not None)
     rows = []
-    for _, track, chunks in iter_track_chunks(model, [file_track(f) for f in files]):
+    for _, track, chunks in iter_track_chunks(model, [file_track(f) for f in files],
+                                              min_frames=minimum_frames(model)):
         try:
             if isinstance(chunks, DataError):
                 raise chunks
