@@ -100,23 +100,27 @@ class EraZooSide:
 
 
 class TorchSide:
+    """The reference step in PyTorch on ``device`` ("cpu" or "cuda"); the
+    batch is placed there once."""
+
     name = "PyTorch"
 
-    def __init__(self, batch, temperature=0.1):
+    def __init__(self, batch, temperature=0.1, device="cpu"):
         import torch
 
         from era_zoo.convert import build_torch_reference
 
         self.torch = torch
+        self.device = torch.device(device)
         nn = torch.nn
-        self.audio = build_torch_reference()
+        self.audio = build_torch_reference().to(self.device)
         self.cf = nn.Sequential(nn.Linear(batch["cf"].shape[1], 128), nn.ReLU(),
                                 nn.Dropout(0.3), nn.Linear(128, 128),
-                                nn.LayerNorm(128, eps=1e-6))
+                                nn.LayerNorm(128, eps=1e-6)).to(self.device)
         params = list(self.audio.parameters()) + list(self.cf.parameters())
         self.opt = torch.optim.Adam(params, lr=1e-4, weight_decay=1e-4)
-        self.mel = torch.from_numpy(batch["mel"])[:, None]
-        self.cf_vec = torch.from_numpy(batch["cf"])
+        self.mel = torch.from_numpy(batch["mel"])[:, None].to(self.device)
+        self.cf_vec = torch.from_numpy(batch["cf"]).to(self.device)
         self.temperature = temperature
 
     def nt_xent(self, a, b):
@@ -124,8 +128,9 @@ class TorchSide:
         z = torch.nn.functional.normalize(torch.cat([a, b]), dim=1)
         n = a.shape[0]
         sim = z @ z.T / self.temperature
-        sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
-        partner = torch.cat([torch.arange(n) + n, torch.arange(n)])
+        sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=self.device),
+                              float("-inf"))
+        partner = torch.cat([torch.arange(n) + n, torch.arange(n)]).to(self.device)
         return torch.nn.functional.cross_entropy(sim, partner)
 
     def step(self):
@@ -141,7 +146,8 @@ class TorchSide:
     def embed(self, chunks):
         self.audio.eval()
         with self.torch.no_grad():
-            return self.audio(self.torch.from_numpy(chunks)[:, None])[1].numpy()
+            x = self.torch.from_numpy(chunks)[:, None].to(self.device)
+            return self.audio(x)[1].cpu().numpy()
 
 
 def interleaved(sides, rounds, per_round):
@@ -221,12 +227,8 @@ def main(argv=None):
         print(f"wrote the train_step section of {RESULTS}")
 
 
-def measured(args, lines):
-    """The measured block of the train_step section: machine, versions,
-    settings, then ``lines`` (RESULTS.md keeps its prose around the block)."""
-    import tensorflow as tf
-    import torch
-
+def machine():
+    """(UTC time stamp, CPU model name, 1-minute load average) of this run."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -235,6 +237,16 @@ def measured(args, lines):
         cpu = names[0] if names else cpu
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return stamp, cpu, load
+
+
+def measured(args, lines):
+    """The measured block of the train_step section: machine, versions,
+    settings, then ``lines`` (RESULTS.md keeps its prose around the block)."""
+    import tensorflow as tf
+    import torch
+
+    stamp, cpu, load = machine()
     return "\n".join([
         f"Measured {stamp} on {cpu}, "
         f"{os.cpu_count()} cores, load average {load:.1f} at the end; TF {tf.__version__}, "
