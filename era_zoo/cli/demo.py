@@ -237,8 +237,8 @@ def era_table(ctx):
         for inputs, text in settings:
             result = run_era(table, model, k=3, progress=False, artist_text=text)
             s = {key: v["mean"] for key, v in result["summary"].items()}
-            rows.append(f"| {title:<12} | {inputs:<13} | {100 * s['within_k']:6.1f} | "
-                        f"{100 * s['within_wide_k']:7.1f} | {100 * s['period_accuracy']:10.1f} | "
+            rows.append(f"| {title:<12} | {inputs:<13} | {100 * s['within_k']:9.1f} | "
+                        f"{100 * s['within_wide_k']:10.1f} | {100 * s['period_accuracy']:10.1f} | "
                         f"{100 * s['decade_accuracy']:10.1f} | {s['mae_years']:11.1f} |")
     bins = model.year_bins
     composers = {split: len({t.artist_id for t in table.split(split)})
@@ -251,7 +251,7 @@ def era_table(ctx):
           f"{bins.width}-year classes over {bins.start}-{bins.end})\n")
     print("| Model        | Input         | +-3 y (%) | +-25 y (%) | Period (%) | Decade (%) "
           "| MAE (years) |")
-    print("|--------------|---------------|--------|---------|------------|------------"
+    print("|--------------|---------------|-----------|------------|------------|------------"
           "|-------------|")
     print("\n".join(rows))
     print("\nMost labels are a composer's active-period midpoint, so +-3 years is paper A's "
