@@ -183,6 +183,11 @@ def train_probe(config, train_x, train_y, valid_x=None, valid_y=None, seed=0):
         >>> epochs
         2
     """
+    return _fit_probe(config, train_x, train_y, valid_x, valid_y, seed)[:3]
+
+
+def _fit_probe(config, train_x, train_y, valid_x, valid_y, seed):
+    """train_probe's (model, epochs, best epoch) and the validation-loss history."""
     import keras
     keras.utils.set_random_seed(int(seed))
     train_x = np.asarray(train_x, np.float32)
@@ -204,8 +209,7 @@ def train_probe(config, train_x, train_y, valid_x=None, valid_y=None, seed=0):
                         batch_size=config.batch_size, shuffle=True, callbacks=callbacks, verbose=0)
     epochs = len(history.history["loss"])
     best = int(np.argmin(history.history["val_loss"])) + 1 if has_valid else None
-    model.history_val_loss = history.history.get("val_loss", [])
-    return model, epochs, best
+    return model, epochs, best, history.history.get("val_loss", [])
 
 
 def predict(model, x, batch_size=8192):
@@ -297,10 +301,9 @@ def train_probes(config, train_x, train_y, valid_x=None, valid_y=None, seeds=(0,
         valid_x, valid_y = None, None
     if config.grouped and has_tensorflow():
         return _train_grouped(config, train_x, train_y, valid_x, valid_y, seeds)
-    fits = [train_probe(config, train_x, train_y, valid_x, valid_y, seed=s) for s in seeds]
+    fits = [_fit_probe(config, train_x, train_y, valid_x, valid_y, s) for s in seeds]
     models = [f[0] for f in fits]
-    return ProbeRuns(seeds, [f[1] for f in fits], [f[2] for f in fits],
-                     [m.history_val_loss for m in models],
+    return ProbeRuns(seeds, [f[1] for f in fits], [f[2] for f in fits], [f[3] for f in fits],
                      lambda x: np.stack([predict(m, x) for m in models]), together=False)
 
 
@@ -335,7 +338,6 @@ def _grouped_functions(n_hidden, batchnorm, dropout, output):
     """
     import tensorflow as tf
     per_layer = 4 if batchnorm else 2
-    n_params = n_hidden * per_layer + 2
     n_stats = 2 * n_hidden if batchnorm else 0
 
     def dense(x, w, b):
@@ -485,12 +487,12 @@ def _train_grouped(config, train_x, train_y, valid_x, valid_y, seeds):
     train_y, valid_y, n_outputs = _targets(config, train_y, valid_y)
     dim = train_x.shape[1]
     mean, variance = _standardizer(train_x, dim)
-    if config.standardize:
-        # the Normalization layer's arithmetic, applied once to the data
-        scale = np.maximum(np.sqrt(variance), np.float32(NORMALIZATION_EPSILON))
-        standardize = lambda a: (np.asarray(a, np.float32) - mean) / scale  # noqa: E731
-    else:
-        standardize = lambda a: np.asarray(a, np.float32)  # noqa: E731
+    scale = np.maximum(np.sqrt(variance), np.float32(NORMALIZATION_EPSILON))
+
+    def standardize(rows):
+        """The Normalization layer's arithmetic, applied once to the data."""
+        rows = np.asarray(rows, np.float32)
+        return (rows - mean) / scale if config.standardize else rows
     has_valid = valid_x is not None
     if has_valid:
         x_valid, y_valid = standardize(valid_x), valid_y
