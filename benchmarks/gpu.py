@@ -28,7 +28,6 @@ benchmarks/RESULTS.md, by the device JAX ran on.
 """
 import argparse
 import os
-import statistics
 import sys
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -36,8 +35,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 import numpy as np  # noqa: E402
 
 from results import RESULTS, write_section  # noqa: E402
-from train_step import (CHUNKS_PER_30S, TorchSide, clips_per_second,  # noqa: E402
-                        interleaved, machine, make_batch)
+from train_step import TorchSide, machine, make_batch, race, race_lines  # noqa: E402
 
 ERA_ZOO = "era_zoo (Keras on JAX)"
 
@@ -121,19 +119,8 @@ def main(argv=None):
 
     batch = make_batch(args.batch, 48, 256, 301)
     sides = [JaxSide(batch), TorchSide(batch, device=torch_device)]
-    print(f"warm-up: {args.warmup} step(s) per side", flush=True)
-    for side in sides:
-        for _ in range(args.warmup):
-            side.step()
-    rounds = max(1, -(-args.steps // args.per_round))
-    times = interleaved(sides, rounds, args.per_round)
-    rate = {k: args.batch / statistics.median(v) for k, v in times.items()}
-    clips = {side.name: clips_per_second(side, args.clips, 3) for side in sides}
-
-    lines = [f"- {k}: {rate[k]:.1f} samples/s training (median of {len(times[k])} steps, "
-             f"{min(times[k]) * 1e3:.0f}-{max(times[k]) * 1e3:.0f} ms/step), "
-             f"{clips[k]:.1f} clips/s inference (30 s clips, {CHUNKS_PER_30S} chunks each)"
-             for k in rate]
+    times, rate, clips = race(sides, args, inference_repeats=3)
+    lines = race_lines(times, rate, clips, step_unit="ms")
     lines.append(f"- ratio era_zoo (JAX) / PyTorch: {rate[ERA_ZOO] / rate['PyTorch']:.2f}x "
                  f"training, {clips[ERA_ZOO] / clips['PyTorch']:.2f}x inference")
     print("\n".join(lines))

@@ -179,6 +179,31 @@ def clips_per_second(side, clips, repeats):
     return clips / best
 
 
+def race(sides, args, inference_repeats):
+    """Warm every side up, then time its training steps (interleaved rounds)
+    and its inference: ({name: step seconds}, {name: samples/s},
+    {name: clips/s})."""
+    print(f"warm-up: {args.warmup} step(s) per side", flush=True)
+    for side in sides:
+        for _ in range(args.warmup):
+            side.step()
+    rounds = max(1, -(-args.steps // args.per_round))
+    times = interleaved(sides, rounds, args.per_round)
+    rate = {k: args.batch / statistics.median(v) for k, v in times.items()}
+    clips = {side.name: clips_per_second(side, args.clips, inference_repeats) for side in sides}
+    return times, rate, clips
+
+
+def race_lines(times, rate, clips, step_unit):
+    """One results line per side; step times in ``step_unit`` ("s" or "ms")."""
+    scale = {"s": 1.0, "ms": 1e3}[step_unit]
+    fmt = ".1f" if step_unit == "s" else ".0f"
+    return [f"- {k}: {rate[k]:.1f} samples/s training (median of {len(times[k])} steps, "
+            f"{min(times[k]) * scale:{fmt}}-{max(times[k]) * scale:{fmt}} {step_unit}/step), "
+            f"{clips[k]:.1f} clips/s inference (30 s clips, {CHUNKS_PER_30S} chunks each)"
+            for k in rate]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=128)
@@ -204,19 +229,8 @@ def main(argv=None):
     batch = make_batch(args.batch, 48, 256, 301)
     sides = [EraZooSide(batch)] + ([EraZooSide(batch, plain=True)] if args.plain else [])
     sides += [] if args.no_torch else [TorchSide(batch)]
-    print(f"warm-up: {args.warmup} step(s) per side", flush=True)
-    for side in sides:
-        for _ in range(args.warmup):
-            side.step()
-    rounds = max(1, -(-args.steps // args.per_round))
-    times = interleaved(sides, rounds, args.per_round)
-    rate = {k: args.batch / statistics.median(v) for k, v in times.items()}
-    clips = {side.name: clips_per_second(side, args.clips, 2) for side in sides}
-
-    lines = [f"- {k}: {rate[k]:.1f} samples/s training (median of {len(times[k])} steps, "
-             f"{min(times[k]):.1f}-{max(times[k]):.1f} s/step), "
-             f"{clips[k]:.1f} clips/s inference (30 s clips, {CHUNKS_PER_30S} chunks each)"
-             for k in rate]
+    times, rate, clips = race(sides, args, inference_repeats=2)
+    lines = race_lines(times, rate, clips, step_unit="s")
     for other in ("Keras plain", "PyTorch"):
         if other in rate:
             lines.append(f"- ratio era_zoo / {other}: {rate['era_zoo'] / rate[other]:.2f}x "

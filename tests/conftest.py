@@ -27,3 +27,27 @@ def melon(tmp_path_factory):
     (a test that changes files copies it first)."""
     from era_zoo.data.fixtures import write_melon_fixture
     return write_melon_fixture(tmp_path_factory.mktemp("melon"))
+
+
+@pytest.fixture(scope="session")
+def saved_models(tmp_path_factory):
+    """Test-size Audio-CNN and ContrastiveA2P saved as .keras files:
+    {name: path}."""
+    import era_zoo
+    from era_zoo.registry import model_info
+
+    root = tmp_path_factory.mktemp("models")
+    paths = {}
+    for name in ("audio_cnn", "contrastive_a2p"):
+        paths[name] = root / f"{name}.keras"
+        era_zoo.create_model(name, **model_info(name).test_config).save(paths[name])
+    return paths
+
+
+@pytest.fixture(scope="session")
+def straight(melon, tmp_path_factory):
+    """The fault tests' uninterrupted reference run, read-only:
+    (run folder, {global step: resume-state arrays})."""
+    from faults import run_straight
+    run = tmp_path_factory.mktemp("straight") / "run"
+    return run, run_straight(melon, run)

@@ -1,5 +1,7 @@
-"""Test helpers: the registry's small configuration of each model and random
-batches with every key a model reads."""
+"""Test helpers: the registry's small configuration of each model, random
+batches with every key a model reads, and TensorBoard's scalars read back."""
+from pathlib import Path
+
 import numpy as np
 
 from era_zoo.registry import create_model, list_models, model_info
@@ -49,3 +51,14 @@ def tiny_batch(model, batch_size=8, seed=0, n_genres=6, n_artists=3):
         cf_dim = model.cf_dim if hasattr(model, "cf_dim") else model.cf_encoder.input_dim
         batch["cf"] = rng.normal(size=(batch_size, cf_dim)).astype(np.float32)
     return batch
+
+
+def event_scalars(event_dir):
+    """{(tag, step): value} of every scalar in a TensorBoard run folder."""
+    import tensorflow as tf
+    values = {}
+    for path in sorted(Path(event_dir).glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for v in event.summary.value:
+                values[(v.tag, event.step)] = float(tf.make_ndarray(v.tensor))
+    return values

@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import era_zoo
 from era_zoo.bench.sources import load_embeddings
 from era_zoo.cli import main
-from era_zoo.registry import model_info
 
 CLIP = Path(str(resources.files("era_zoo") / "assets" / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"))
 
@@ -65,17 +63,6 @@ def folder(tmp_path_factory):
     }
     good = [CLIP, d / "phone.wav", d / "stereo48k.flac"]
     return good, bad
-
-
-@pytest.fixture(scope="module")
-def saved_models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    paths = {}
-    for name in ("audio_cnn", "contrastive_a2p"):
-        model = era_zoo.create_model(name, **model_info(name).test_config)
-        paths[name] = root / f"{name}.keras"
-        model.save(paths[name])
-    return paths
 
 
 def _files(folder):

@@ -5,7 +5,6 @@ import csv
 import json
 import math
 import tomllib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from era_zoo.cli import main
 from era_zoo.registry import list_models
 from era_zoo.training.recipe import find_recipe
+from helpers import event_scalars
 
 PAPER_A = tuple(list_models(family="era"))
 PAPER_B = tuple(list_models(family="contrastive") + list_models(family="baseline"))
@@ -80,16 +80,6 @@ def test_every_recipe_trains_end_to_end(name, melon, msd, tmp_path):
     assert resolved["data"]["root"] == str(msd if name in PAPER_A else melon)
 
 
-def _scalars(event_dir):
-    import tensorflow as tf
-    values = {}
-    for path in sorted(Path(event_dir).glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for v in event.summary.value:
-                values[(v.tag, event.step)] = float(tf.make_ndarray(v.tensor))
-    return values
-
-
 def test_run_dir_scalars_checkpoints_and_projector(melon, tmp_path):
     import keras
     name = "contrastive_a2g_a2p_g2p"
@@ -98,7 +88,7 @@ def test_run_dir_scalars_checkpoints_and_projector(melon, tmp_path):
     rows = _history(run)
     assert [r["epoch"] for r in rows] == ["1", "2"]
     assert tomllib.loads((run / "recipe.toml").read_text())["model"]["name"] == name
-    train, valid = _scalars(run / "tensorboard/train"), _scalars(run / "tensorboard/validation")
+    train, valid = event_scalars(run / "tensorboard/train"), event_scalars(run / "tensorboard/validation")
     for row in rows:
         epoch = int(row["epoch"])
         for term in ("loss",) + LOSS_TERMS[name]:
@@ -147,7 +137,7 @@ def test_batch_scalars_auto_frequency(tmp_path):
             scalars.on_train_batch_end(0, {"loss": 1.0})
             position.global_step += 1  # the trainer's ResumeCallback does this
     scalars.on_train_end()
-    steps = sorted(s for (tag, s) in _scalars(tmp_path / "train") if tag == "batch_loss")
+    steps = sorted(s for (tag, s) in event_scalars(tmp_path / "train") if tag == "batch_loss")
     assert steps == list(range(2, 91, 2))
 
 

@@ -13,17 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from faults import (OVERRIDES, RECIPE, STEPS, Paused, assert_same_arrays, history, model_weights,
-                    run_straight, state_arrays, train_args)
+                    state_arrays, train_args)
 
 from era_zoo.cli import main
 from era_zoo.training import callbacks
-
-
-@pytest.fixture(scope="module")
-def straight(melon, tmp_path_factory):
-    run = tmp_path_factory.mktemp("straight") / "run"
-    states = run_straight(melon, run)
-    return run, states
 
 
 def _assert_ends_like(run, straight_run):

@@ -12,20 +12,8 @@ from era_zoo.audio.decode import load_audio
 from era_zoo.bench.sources import load_embeddings
 from era_zoo.cli import main
 from era_zoo.inference import as_chunks
-from era_zoo.registry import model_info
 
 CLIP = Path(str(resources.files("era_zoo") / "assets" / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"))
-
-
-@pytest.fixture(scope="module")
-def saved_models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    paths = {}
-    for name in ("audio_cnn", "contrastive_a2p"):
-        model = era_zoo.create_model(name, **model_info(name).test_config)
-        paths[name] = root / f"{name}.keras"
-        model.save(paths[name])
-    return paths
 
 
 @pytest.fixture()

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import event_scalars
+
 WORKER_TIMEOUT_S = 900
 RECIPE = str(Path(__file__).resolve().parents[1] / "recipes" / "contrastive_a2p.toml")
 HIDE_TENSORFLOW = '''
@@ -56,16 +58,6 @@ def _history(path):
         return {int(r["epoch"]): {k: float(v) for k, v in r.items()} for r in csv.DictReader(f)}
 
 
-def _scalars(event_dir):
-    import tensorflow as tf
-    values = {}
-    for path in sorted(Path(event_dir).glob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for v in event.summary.value:
-                values[(v.tag, event.step)] = float(tf.make_ndarray(v.tensor))
-    return values
-
-
 def test_trains_from_npy_mels_without_tensorflow(melon, tmp_path):
     hide = tmp_path / "hide"
     hide.mkdir()
@@ -91,8 +83,8 @@ def test_trains_from_npy_mels_without_tensorflow(melon, tmp_path):
     for row in rows.values():
         assert np.isfinite([row["loss"], row["a2p"], row["val_loss"]]).all(), row
     # TensorFlow (this process) reads the scalars tensorboard's writer wrote.
-    train = _scalars(run / "tensorboard" / "train")
-    valid = _scalars(run / "tensorboard" / "validation")
+    train = event_scalars(run / "tensorboard" / "train")
+    valid = event_scalars(run / "tensorboard" / "validation")
     for epoch, row in rows.items():
         assert train[("epoch_loss", epoch)] == pytest.approx(row["loss"], rel=1e-6)
         assert valid[("epoch_loss", epoch)] == pytest.approx(row["val_loss"], rel=1e-6)

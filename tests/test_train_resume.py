@@ -9,16 +9,9 @@ import signal
 
 import pytest
 from faults import (STEPS, Paused, assert_same_arrays, history, model_weights,
-                    run_straight, state_arrays, train_args)
+                    state_arrays, train_args)
 
 from era_zoo.cli import main
-
-
-@pytest.fixture(scope="module")
-def straight(melon, tmp_path_factory):
-    run = tmp_path_factory.mktemp("straight") / "run"
-    states = run_straight(melon, run)
-    return run, states
 
 
 @pytest.mark.parametrize("where, at, resumes_at", [("after", 2, 2), ("writing", 4, 2)])

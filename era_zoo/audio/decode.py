@@ -23,6 +23,7 @@ Decoders' own messages (mpg123's "Note: Illegal Audio-MPEG-Header ...",
 process's stderr; while a file is decoded that output is caught and dropped
 (anything else written there meanwhile is passed on when decoding ends).
 """
+import atexit
 import contextlib
 import os
 import re
@@ -338,12 +339,25 @@ _stderr_lock = threading.Lock()
 _stderr_users = 0
 _stderr_saved = None  # a duplicate of the real fd 2 while captured
 # One scratch file for the process: a file created per decode cost about as
-# much as reading a 30 s WAV (1 ms), half a pipeline's decoding time.
+# much as reading a 30 s WAV (1 ms), half a pipeline's decoding time. A
+# forked child (a PyDataset worker) opens its own: a shared one would mix
+# both processes' output.
 _stderr_capture = None
+_stderr_capture_pid = None
+
 # What the C decoders print: mpg123's notes and warnings, and the rare
 # complaint of libsndfile or libvorbis.
 _DECODER_LINE = re.compile(r"^\s*(note|warning|error)\s*:|"
                            r"^\s*\[[^\]]*(mpg123|mpeg|vorbis|sndfile|flac)[^\]]*\]", re.I)
+
+
+def _scratch_file():
+    global _stderr_capture, _stderr_capture_pid
+    if _stderr_capture is None or _stderr_capture_pid != os.getpid():
+        _stderr_capture = tempfile.TemporaryFile()
+        _stderr_capture_pid = os.getpid()
+        atexit.register(_stderr_capture.close)
+    return _stderr_capture
 
 
 @contextlib.contextmanager
@@ -358,15 +372,13 @@ def decoder_output_dropped():
         >>> with decoder_output_dropped():
         ...     info = audio_info("song.mp3")  # doctest: +SKIP
     """
-    global _stderr_users, _stderr_saved, _stderr_capture
+    global _stderr_users, _stderr_saved
     with _stderr_lock:
         if _stderr_users == 0:
             try:
                 sys.stderr.flush()
-                if _stderr_capture is None:
-                    _stderr_capture = tempfile.TemporaryFile()
                 real = os.dup(2)
-                os.dup2(_stderr_capture.fileno(), 2)
+                os.dup2(_scratch_file().fileno(), 2)
                 _stderr_saved = real
             except (OSError, ValueError, AttributeError):
                 _stderr_saved = None  # no usable fd 2 (an embedded interpreter)

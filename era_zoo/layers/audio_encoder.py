@@ -50,8 +50,42 @@ def _pair(p):
     return tuple(p) if isinstance(p, (list, tuple)) else (p, p)
 
 
+class ProjectedEncoder(layers.Layer):
+    """The projection every zoo audio encoder ends with: trunk features ->
+    Dense(hidden_dim) -> BatchNorm -> ReLU -> Dropout -> Dense(output_dim) ->
+    LayerNorm. Subclasses set ``hidden_dim``, ``output_dim``, ``dropout_rate``
+    and ``synchronized_bn``, call :meth:`_add_head` after their trunk's
+    sublayers (the order the weights are saved in) and define ``trunk`` and
+    ``trunk_dim``."""
+
+    def _add_head(self):
+        self.fc1 = layers.Dense(self.hidden_dim, name="fc1")
+        self.fc_bn = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
+                                               synchronized=self.synchronized_bn, name="fc_bn")
+        self.dropout = layers.Dropout(self.dropout_rate, name="dropout")
+        self.fc2 = layers.Dense(self.output_dim, name="fc2")
+        self.norm = layers.LayerNormalization(epsilon=LN_EPSILON, name="norm")
+
+    def _build_head(self):
+        self.fc1.build((None, self.trunk_dim))
+        self.fc_bn.build((None, self.hidden_dim))
+        self.fc2.build((None, self.hidden_dim))
+        self.norm.build((None, self.output_dim))
+
+    def project(self, h, training=None):
+        """(batch, trunk_dim) -> (batch, output_dim) layer-normalised embedding."""
+        h = ops.relu(self.fc_bn(self.fc1(h), training=training))
+        return self.norm(self.fc2(self.dropout(h, training=training)))
+
+    def call(self, mel, training=None):
+        return self.project(self.trunk(mel, training=training), training=training)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+
 @keras.saving.register_keras_serializable(package="era_zoo")
-class AudioEncoder(layers.Layer):
+class AudioEncoder(ProjectedEncoder):
     def __init__(self, n_mels=48, n_frames=256, channels=PAPER_B_CHANNELS,
                  pools=PAPER_B_POOLS, hidden_dim=512, output_dim=128,
                  dropout=0.5, synchronized_bn=False, **kwargs):
@@ -79,11 +113,7 @@ class AudioEncoder(layers.Layer):
                 bn(f"bn{i}"),
                 layers.MaxPooling2D(p, name=f"pool{i}"),
             ))
-        self.fc1 = layers.Dense(self.hidden_dim, name="fc1")
-        self.fc_bn = bn("fc_bn")
-        self.dropout = layers.Dropout(self.dropout_rate, name="dropout")
-        self.fc2 = layers.Dense(self.output_dim, name="fc2")
-        self.norm = layers.LayerNormalization(epsilon=LN_EPSILON, name="norm")
+        self._add_head()
 
     @property
     def trunk_shape(self):
@@ -110,10 +140,7 @@ class AudioEncoder(layers.Layer):
             shape = conv.compute_output_shape(shape)
             bn.build(shape)
             shape = pool.compute_output_shape(shape)
-        self.fc1.build((None, self.trunk_dim))
-        self.fc_bn.build((None, self.hidden_dim))
-        self.fc2.build((None, self.hidden_dim))
-        self.norm.build((None, self.output_dim))
+        self._build_head()
         self.built = True
 
     def weight_layers(self):
@@ -135,17 +162,6 @@ class AudioEncoder(layers.Layer):
                 x = _fast_block(x, conv, bn, pool.pool_size,
                                 batch_stats=bool(training) and bn.trainable)
         return ops.reshape(x, (-1, self.trunk_dim))
-
-    def project(self, h, training=None):
-        """(batch, trunk_dim) -> (batch, output_dim) layer-normalised embedding."""
-        h = ops.relu(self.fc_bn(self.fc1(h), training=training))
-        return self.norm(self.fc2(self.dropout(h, training=training)))
-
-    def call(self, mel, training=None):
-        return self.project(self.trunk(mel, training=training), training=training)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.output_dim)
 
     def get_config(self):
         return {**super().get_config(), "n_mels": self.n_mels,

@@ -37,9 +37,7 @@ Numerics that decide the match with the original graph:
 import keras
 from keras import layers, ops
 
-from .audio_encoder import BN_EPSILON as HEAD_BN_EPSILON
-from .audio_encoder import BN_MOMENTUM as HEAD_BN_MOMENTUM
-from .audio_encoder import LN_EPSILON
+from .audio_encoder import ProjectedEncoder
 
 # TensorFlow 1's tf.layers defaults, which the checkpoints were trained with.
 BN_EPSILON = 1e-3
@@ -269,7 +267,7 @@ class VGGTrunk(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="era_zoo")
-class MusicnnEncoder(layers.Layer):
+class MusicnnEncoder(ProjectedEncoder):
     """A zoo audio encoder whose trunk is musicnn's front-end and mid-end
     (:class:`MusicnnTrunk`), started from a pretrained tagger's weights
     (``musicnn_msd``: learned on the Million Song Dataset's audio), frozen or
@@ -313,12 +311,7 @@ class MusicnnEncoder(layers.Layer):
         self.synchronized_bn = bool(synchronized_bn)
         self.musicnn = MusicnnTrunk(self.n_mels, midend_filters, name="musicnn")
         self.musicnn.trainable = self.trainable_trunk
-        self.fc1 = layers.Dense(self.hidden_dim, name="fc1")
-        self.fc_bn = layers.BatchNormalization(momentum=HEAD_BN_MOMENTUM, epsilon=HEAD_BN_EPSILON,
-                                               synchronized=self.synchronized_bn, name="fc_bn")
-        self.dropout = layers.Dropout(self.dropout_rate, name="dropout")
-        self.fc2 = layers.Dense(self.output_dim, name="fc2")
-        self.norm = layers.LayerNormalization(epsilon=LN_EPSILON, name="norm")
+        self._add_head()
 
     @property
     def trunk_dim(self):
@@ -326,10 +319,7 @@ class MusicnnEncoder(layers.Layer):
 
     def build(self, input_shape=None):
         self.musicnn.build((None, self.n_mels, self.n_frames))
-        self.fc1.build((None, self.trunk_dim))
-        self.fc_bn.build((None, self.hidden_dim))
-        self.fc2.build((None, self.hidden_dim))
-        self.norm.build((None, self.output_dim))
+        self._build_head()
         if self.preset is not None:
             self.musicnn.set_weights(pretrained_trunk_weights(self.preset))
         self.built = True
@@ -337,17 +327,6 @@ class MusicnnEncoder(layers.Layer):
     def trunk(self, mel, training=None):
         """(batch, n_mels, n_frames) musicnn96 patches -> (batch, 1506)."""
         return self.musicnn(mel, training=training and self.trainable_trunk)["pooled"]
-
-    def project(self, h, training=None):
-        """(batch, trunk_dim) -> (batch, output_dim) layer-normalised embedding."""
-        h = ops.relu(self.fc_bn(self.fc1(h), training=training))
-        return self.norm(self.fc2(self.dropout(h, training=training)))
-
-    def call(self, mel, training=None):
-        return self.project(self.trunk(mel, training=training), training=training)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.output_dim)
 
     def get_config(self):
         return {**super().get_config(), "preset": self.preset,
