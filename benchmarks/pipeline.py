@@ -1,6 +1,6 @@
 """Speed of the tf.data pipelines against a plain librosa loop, in one process.
 
-    .venv/bin/python benchmarks/pipeline.py [--clips 64] [--seconds 30] [--write]
+    .venv/bin/python benchmarks/pipeline.py [--clips 64] [--passes 4] [--seconds 30] [--write]
 
 1. Full log-mels from audio (melon48): ``librosa.load`` +
    ``librosa.feature.melspectrogram`` (the spec's window; librosa's Slaney
@@ -16,17 +16,25 @@
 3. The training feed from audio, crops/s (both: median of ``--repeats``
    stretches).
 
-The full-mel contenders run interleaved, one pass of each per round, for
+The full-mel contenders run interleaved, one stream of each per round, for
 ``--repeats`` rounds after a warm-up pass (numba's compilation in librosa and
-TF's graph tracing are excluded), so that a shared machine's changing load
-hits all alike; a contender's figure is its median round, and the ratio is
-taken round by round against the faster of two librosa statements (its
-default BLAS threads, and BLAS on one thread: on 2 shared cores OpenBLAS's
-waiting threads can cost librosa more than half its speed), reported as
-median and range over the rounds. A second table profiles one clip's costs
-single-file (decode, resampling, the log-mel graph, librosa's two halves) and
-the pipeline's CPU time per clip against its wall time (how much of the two
-cores it uses). ``--write`` replaces the "## pipeline" section of
+TF's graph tracing are excluded), each round starting with the next
+contender, so that a shared machine's changing load hits all alike. A
+stream is the clips ``--passes`` times over through one iterator, as a
+dataset conversion streams thousands of files: a tf.data iterator's fixed
+cost (building it, about 40 ms, and closing its autotuner, 0-300 ms) would
+otherwise weigh on a 64-file pass of a third of a second as it weighs on no
+real conversion; that fixed cost is measured on its own line. A
+contender's figure is its median round, and the ratio is taken round by
+round against the faster of two librosa statements (its default BLAS
+threads, and BLAS on one thread: on 2 shared cores OpenBLAS's waiting
+threads can cost librosa more than half its speed), reported as median and
+range over the rounds. A second table profiles one clip's costs single-file
+(decode, resampling, the log-mel graph, librosa's two halves) and the
+pipeline's CPU time per clip against its wall time (how much of the two
+cores it uses). The files are written to memory (``/dev/shm``; ``--dir``),
+so that both sides are timed decoding and computing, not reading a disk.
+``--write`` replaces the "## pipeline" section of
 benchmarks/RESULTS.md.
 """
 import argparse
@@ -84,8 +92,12 @@ def interleaved_rounds(contenders, repeats):
     wall = {name: [] for name in contenders}
     cpu = {name: [] for name in contenders}
     results = {}
-    for _ in range(repeats):
-        for name, fn in contenders.items():
+    names = list(contenders)
+    for r in range(repeats):
+        # each round starts with the next contender: none always runs just
+        # after another's threads (OpenBLAS's spin, TF's pools) have worked
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = contenders[name]
             start, start_cpu = time.perf_counter(), time.process_time()
             results[name] = fn()
             wall[name].append(time.perf_counter() - start)
@@ -142,6 +154,27 @@ def count_frames(ds):
     return sum(int(e["mel"].shape[-1]) for e in ds)
 
 
+def iterator_cost(ds):
+    """(seconds from ``iter`` to the first element, seconds to close the
+    iterator) of one pass over ``ds``."""
+    start = time.perf_counter()
+    it = iter(ds)
+    next(it)
+    first = time.perf_counter() - start
+    for _ in it:
+        pass
+    start = time.perf_counter()
+    del it
+    return first, time.perf_counter() - start
+
+
+def librosa_pass_ratio(wall, passes, era_zoo_pass):
+    """librosa's median time for one pass (the faster statement) over
+    ``era_zoo_pass`` seconds."""
+    best = min(np.median(wall["librosa"]), np.median(wall["librosa, BLAS 1 thread"]))
+    return best / passes / era_zoo_pass
+
+
 def decoder_variant(paths, spec, kind):
     """The same mel, with the decoder behind another TF bridge."""
     import tensorflow as tf
@@ -179,9 +212,14 @@ def crops_per_second(ds, batches, repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=64)
+    parser.add_argument("--passes", type=int, default=4,
+                        help="times each round streams the clips through one iterator")
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--mels", type=int, default=512, help=".npy mels for the crop feed")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds (default 7)")
+    parser.add_argument("--dir", default="/dev/shm" if os.access("/dev/shm", os.W_OK) else None,
+                        help="where the test files are written (default: /dev/shm, in memory, "
+                             "where there is one)")
     parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
 
@@ -199,28 +237,35 @@ def main(argv=None):
         print(text, flush=True)
         lines.append(text)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         tmp = Path(tmp)
         print(f"writing {args.clips} x {args.seconds:g} s WAV at {spec.sample_rate} Hz "
               f"and {args.mels} .npy mels ...", flush=True)
         wavs = make_audio(tmp, args.clips, args.seconds, spec.sample_rate)
         table = TrackTable("bench", [Track(Path(p).stem, audio_path=p) for p in wavs])
+        stream = wavs * args.passes
+        stream_table = TrackTable("bench", [Track(f"{i}", audio_path=p)
+                                            for i, p in enumerate(stream)])
 
         # --- 1. full log-mels from audio, interleaved rounds
         librosa_loop(wavs[:2], spec)  # numba compilation, caches
-        contenders = {"librosa": lambda: librosa_loop(wavs, spec),
-                      "librosa, BLAS 1 thread": lambda: librosa_blas1_loop(wavs, spec)}
-        for name, ds in (("era_zoo", mel_dataset(table, spec)),
-                         ("py_function", decoder_variant(wavs, spec, "py_function")),
+        contenders = {"librosa": lambda: librosa_loop(stream, spec),
+                      "librosa, BLAS 1 thread": lambda: librosa_blas1_loop(stream, spec)}
+        for name, ds in (("era_zoo", mel_dataset(stream_table, spec)),
+                         ("py_function", decoder_variant(stream, spec, "py_function")),
                          ("tf.audio.decode_wav",
-                          decoder_variant(wavs, spec, "tf.audio.decode_wav"))):
+                          decoder_variant(stream, spec, "tf.audio.decode_wav"))):
             count_frames(ds)  # tracing
             contenders[name] = lambda ds=ds: count_frames(ds)
         wall, cpu, frames = interleaved_rounds(contenders, args.repeats)
         assert len(set(frames.values())) == 1, frames
         librosa_best = np.minimum(wall["librosa"], wall["librosa, BLAS 1 thread"])
         ratios = {name: librosa_best / wall[name] for name in contenders}
-        n = args.clips
+        n = len(stream)
+        one_pass = mel_dataset(table, spec)
+        count_frames(one_pass)
+        fixed = np.array([iterator_cost(one_pass) for _ in range(args.repeats)])
+        pass_wall = np.median(wall["era_zoo"]) / args.passes
         load_at_end = os.getloadavg()[0]
 
         say(f"- machine: {platform.machine()}, {os.cpu_count()} CPU core(s) visible, "
@@ -231,10 +276,12 @@ def main(argv=None):
             + (" (other work shared the CPU: absolute figures are lower bounds; both "
                "sides of each ratio ran under it)" if max(load_at_start, load_at_end) > 2.5
                else ""))
-        say(f"- files: {n} x {args.seconds:g} s WAV (PCM 16, {spec.sample_rate} Hz), "
+        say(f"- files: {args.clips} x {args.seconds:g} s WAV (PCM 16, {spec.sample_rate} Hz) in "
+            f"{args.dir or tempfile.gettempdir()}, "
             f"{SPEC_NAME} ({spec.n_mels} bands, FFT {spec.n_fft}, hop {spec.hop_length}); "
-            f"{args.repeats} interleaved rounds after a warm-up; medians, ratio against the "
-            f"faster librosa statement of each round (median, range)")
+            f"{args.repeats} interleaved rounds after a warm-up, each streaming the files "
+            f"{args.passes} times over ({n} clips) through one iterator; medians, ratio "
+            f"against the faster librosa statement of each round (median, range)")
         say()
         say("| full log-mel from audio | clips/s | CPU ms / clip | vs librosa |")
         say("|---|---:|---:|---:|")
@@ -251,6 +298,15 @@ def main(argv=None):
             say(f"| {label} | {n / np.median(wall[name]):.1f} | "
                 f"{1000 * np.median(cpu[name]) / n:.1f} | {figure} |")
         say()
+        first, close = np.median(fixed, axis=0)
+        say(f"- a tf.data iterator's fixed cost, on top of the per-clip figures: "
+            f"{1000 * first:.0f} ms from building it to the first log-mel, "
+            f"{1000 * close:.0f} ms to close it (median; range "
+            f"{1000 * fixed[:, 1].min():.0f}-{1000 * fixed[:, 1].max():.0f} ms: its "
+            f"autotuner's thread) over {len(fixed)} one-pass iterators; a single pass over "
+            f"the {args.clips} files would take {1000 * (pass_wall + close):.0f} ms, "
+            f"{librosa_pass_ratio(wall, args.passes, pass_wall + close):.2f}x librosa")
+        say()
 
         # --- where the time goes: one clip's costs, file by file
         from era_zoo.audio.decode import load_audio, resample
@@ -266,17 +322,18 @@ def main(argv=None):
             for w in waves:
                 librosa_mel(w, spec)
 
+        m = len(wavs)
         profile = [
             ("decode (soundfile, PCM 16 to float32, checks)",
-             median_of(3, lambda: [load_audio(p, spec.sample_rate) for p in wavs]), n),
+             median_of(3, lambda: [load_audio(p, spec.sample_rate) for p in wavs]), m),
             (f"resample {other_rate:,} to {spec.sample_rate:,} Hz (soxr HQ; files at "
              f"another rate)", median_of(3, lambda: [resample(w, other_rate, spec.sample_rate)
                                                       for w in waves_22k]), len(waves_22k)),
             ("log-mel graph, one clip per call (tf.function)",
-             median_of(3, lambda: [mel_fn(w) for w in waves]), n),
+             median_of(3, lambda: [mel_fn(w) for w in waves]), m),
             ("librosa.load", median_of(3, lambda: [librosa.load(p, sr=spec.sample_rate)
-                                                   for p in wavs]), n),
-            ("librosa melspectrogram + compression", median_of(3, lib_mel), n),
+                                                   for p in wavs]), m),
+            ("librosa melspectrogram + compression", median_of(3, lib_mel), m),
         ]
         say("| one 30 s clip, file by file | wall ms | CPU ms |")
         say("|---|---:|---:|")
@@ -303,7 +360,7 @@ def main(argv=None):
         say("| training feed (256-frame random crops) | crops/s |")
         say("|---|---:|")
         say(f"| from .npy mels ({args.mels} files, batch 128) | **{mel_rate:,.0f}** |")
-        say(f"| from audio ({n} WAV files, batch 32, no cache) | {audio_rate:,.0f} |")
+        say(f"| from audio ({args.clips} WAV files, batch 32, no cache) | {audio_rate:,.0f} |")
 
     r = ratios["era_zoo"]
     print(f"\nratio tf.data / librosa (full log-mels from audio): median {np.median(r):.2f}x, "
