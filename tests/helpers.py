@@ -1,5 +1,6 @@
 """Test helpers: the registry's small configuration of each model, random
 batches with every key a model reads, and TensorBoard's scalars read back."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,22 @@ def event_scalars(event_dir):
             for v in event.summary.value:
                 values[(v.tag, event.step)] = float(tf.make_ndarray(v.tensor))
     return values
+
+
+def rss_bytes():
+    """This process's resident memory (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def mel_files(folder, n_mels, count=64, frames=8000):
+    """``count`` distinct (n_mels, frames) float32 ``.npy`` mels in ``folder``
+    (1.5 MB each at 48 x 8000), as Tracks: (tracks, bytes per file)."""
+    from era_zoo.data.table import Track
+    block = np.random.default_rng(0).standard_normal((n_mels, frames)).astype(np.float32)
+    tracks = []
+    for i in range(count):
+        path = Path(folder) / f"{i}.npy"
+        np.save(path, block + i)
+        tracks.append(Track(str(i), mel_path=str(path)))
+    return tracks, block.nbytes

@@ -15,6 +15,7 @@ from era_zoo.data.pipeline import (chunk_dataset, group_by_track, mel_dataset,
 from era_zoo.data.problems import ProblemReport
 from era_zoo.data.table import Track, TrackTable
 from era_zoo.errors import ConfigError, DataError
+from helpers import mel_files, rss_bytes
 
 SPEC = get_preset("melon48")
 RATE = SPEC.sample_rate
@@ -349,35 +350,25 @@ def test_cache_with_skipped_files_holds_the_good_ones_only(bad_table, tmp_path):
 
 # -------------------------------------------------------------------- memory
 
-def _rss_bytes():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_peak_memory_does_not_grow_with_the_dataset(tmp_path):
     """Chunking reads every mel in full; 8x the files must not need 8x the
     memory. 64 files of 1.5 MB: holding them would add ~98 MB."""
     frames = 8000
-    block = np.random.default_rng(0).standard_normal((SPEC.n_mels, frames)).astype(np.float32)
-    tracks = []
-    for i in range(64):
-        path = tmp_path / f"{i}.npy"
-        np.save(path, block + i)
-        tracks.append(Track(str(i), mel_path=str(path)))
+    tracks, file_bytes = mel_files(tmp_path, SPEC.n_mels, 64, frames)
 
     def peak_growth(n):
         ds = chunk_dataset(TrackTable("m", tracks[:n]), SPEC, source="mel", frames=256,
                            batch_size=16)
-        start = peak = _rss_bytes()
+        start = peak = rss_bytes()
         chunks = 0
         for batch in ds:
             chunks += int(batch["mel"].shape[0])
-            peak = max(peak, _rss_bytes())
+            peak = max(peak, rss_bytes())
         assert chunks == n * (frames // 256)
         return peak - start
 
     peak_growth(8)  # warm-up: graph tracing, thread pools
     small, large = peak_growth(8), peak_growth(64)
-    data_large = 64 * block.nbytes
+    data_large = 64 * file_bytes
     assert large < small + data_large / 4, (small, large)

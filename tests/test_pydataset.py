@@ -12,6 +12,7 @@ from era_zoo.data.pydataset import MelBatches
 from era_zoo.data.streams import CropOrder, crop_start, pad_crop
 from era_zoo.data.table import Track, TrackTable
 from era_zoo.errors import ConfigError, DataError
+from helpers import mel_files, rss_bytes
 
 SPEC = get_preset("melon48")
 FRAMES = 40
@@ -170,33 +171,23 @@ def test_bad_files(tmp_path):
         MelBatches(table, SPEC, source="audio")
 
 
-def _rss_bytes():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
 def test_peak_memory_does_not_grow_with_the_dataset(tmp_path):
     """64 mels of 1.5 MB: reading them whole would add ~98 MB; crops read
     per batch from memory maps must not."""
     frames = 8000
-    block = np.random.default_rng(0).standard_normal((SPEC.n_mels, frames)).astype(np.float32)
-    tracks = []
-    for i in range(64):
-        path = tmp_path / f"{i}.npy"
-        np.save(path, block + i)
-        tracks.append(Track(str(i), mel_path=str(path)))
+    tracks, file_bytes = mel_files(tmp_path, SPEC.n_mels, 64, frames)
 
     def peak_growth(n):
         batches = MelBatches(TrackTable("m", tracks[:n]), SPEC, frames=256, batch_size=8)
-        start = peak = _rss_bytes()
+        start = peak = rss_bytes()
         seen = 0
         for i in range(len(batches)):
             seen += len(batches[i]["mel"])
-            peak = max(peak, _rss_bytes())
+            peak = max(peak, rss_bytes())
         assert seen == n
         return peak - start
 
     peak_growth(8)  # warm-up
     small, large = peak_growth(8), peak_growth(64)
-    assert large < small + 64 * block.nbytes / 4, (small, large)
+    assert large < small + 64 * file_bytes / 4, (small, large)

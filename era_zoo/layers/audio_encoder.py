@@ -46,6 +46,18 @@ PAPER_B_CHANNELS = (128, 128, 256, 256, 256, 256, 512)
 PAPER_B_POOLS = ((2, 2), (2, 2), (2, 2), (2, 2), (1, 2), (1, 2), (2, 2))
 
 
+def build_conv_blocks(input_bn, blocks, shape):
+    """Build an input BatchNorm and its (conv, bn, pool) blocks, in order,
+    from the input ``shape``; returns the shape after the last pool."""
+    input_bn.build(shape)
+    for conv, bn, pool in blocks:
+        conv.build(shape)
+        shape = conv.compute_output_shape(shape)
+        bn.build(shape)
+        shape = pool.compute_output_shape(shape)
+    return shape
+
+
 def _pair(p):
     return tuple(p) if isinstance(p, (list, tuple)) else (p, p)
 
@@ -133,13 +145,7 @@ class AudioEncoder(ProjectedEncoder):
 
     def build(self, input_shape=None):
         _ = self.trunk_shape  # a clear error for an input too small for the pools
-        shape = (None, self.n_mels, self.n_frames, 1)
-        self.input_bn.build(shape)
-        for conv, bn, pool in self.blocks:
-            conv.build(shape)
-            shape = conv.compute_output_shape(shape)
-            bn.build(shape)
-            shape = pool.compute_output_shape(shape)
+        build_conv_blocks(self.input_bn, self.blocks, (None, self.n_mels, self.n_frames, 1))
         self._build_head()
         self.built = True
 

@@ -37,7 +37,7 @@ Numerics that decide the match with the original graph:
 import keras
 from keras import layers, ops
 
-from .audio_encoder import ProjectedEncoder
+from .audio_encoder import ProjectedEncoder, build_conv_blocks
 
 # TensorFlow 1's tf.layers defaults, which the checkpoints were trained with.
 BN_EPSILON = 1e-3
@@ -240,13 +240,7 @@ class VGGTrunk(layers.Layer):
         return t * f * c
 
     def build(self, input_shape=None):
-        shape = (None, self.n_frames, self.n_mels, 1)
-        self.input_bn.build(shape)
-        for conv, bn, pool in self.blocks:
-            conv.build(shape)
-            shape = conv.compute_output_shape(shape)
-            bn.build(shape)
-            shape = pool.compute_output_shape(shape)
+        build_conv_blocks(self.input_bn, self.blocks, (None, self.n_frames, self.n_mels, 1))
         self.built = True
 
     def call(self, mel, training=None):
