@@ -1,5 +1,6 @@
 """Test helpers: the registry's small configuration of each model, random
-batches with every key a model reads, and TensorBoard's scalars read back."""
+batches with every key a model reads, TensorBoard's scalars read back, and
+the memory tests' mel files and resident-memory reading."""
 import os
 from pathlib import Path
 
