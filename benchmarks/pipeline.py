@@ -168,13 +168,6 @@ def iterator_cost(ds):
     return first, time.perf_counter() - start
 
 
-def librosa_pass_ratio(wall, passes, era_zoo_pass):
-    """librosa's median time for one pass (the faster statement) over
-    ``era_zoo_pass`` seconds."""
-    best = min(np.median(wall["librosa"]), np.median(wall["librosa, BLAS 1 thread"]))
-    return best / passes / era_zoo_pass
-
-
 def decoder_variant(paths, spec, kind):
     """The same mel, with the decoder behind another TF bridge."""
     import tensorflow as tf
@@ -265,7 +258,9 @@ def main(argv=None):
         one_pass = mel_dataset(table, spec)
         count_frames(one_pass)
         fixed = np.array([iterator_cost(one_pass) for _ in range(args.repeats)])
-        pass_wall = np.median(wall["era_zoo"]) / args.passes
+        first, close = np.median(fixed, axis=0)
+        # one pass through a fresh iterator: a stream's share plus closing
+        one_pass_wall = np.median(wall["era_zoo"]) / args.passes + close
         load_at_end = os.getloadavg()[0]
 
         say(f"- machine: {platform.machine()}, {os.cpu_count()} CPU core(s) visible, "
@@ -298,14 +293,13 @@ def main(argv=None):
             say(f"| {label} | {n / np.median(wall[name]):.1f} | "
                 f"{1000 * np.median(cpu[name]) / n:.1f} | {figure} |")
         say()
-        first, close = np.median(fixed, axis=0)
         say(f"- a tf.data iterator's fixed cost, on top of the per-clip figures: "
             f"{1000 * first:.0f} ms from building it to the first log-mel, "
             f"{1000 * close:.0f} ms to close it (median; range "
             f"{1000 * fixed[:, 1].min():.0f}-{1000 * fixed[:, 1].max():.0f} ms: its "
             f"autotuner's thread) over {len(fixed)} one-pass iterators; a single pass over "
-            f"the {args.clips} files would take {1000 * (pass_wall + close):.0f} ms, "
-            f"{librosa_pass_ratio(wall, args.passes, pass_wall + close):.2f}x librosa")
+            f"the {args.clips} files would take {1000 * one_pass_wall:.0f} ms, "
+            f"{np.median(librosa_best) / args.passes / one_pass_wall:.2f}x librosa")
         say()
 
         # --- where the time goes: one clip's costs, file by file
@@ -322,18 +316,18 @@ def main(argv=None):
             for w in waves:
                 librosa_mel(w, spec)
 
-        m = len(wavs)
+        clips = len(wavs)
         profile = [
             ("decode (soundfile, PCM 16 to float32, checks)",
-             median_of(3, lambda: [load_audio(p, spec.sample_rate) for p in wavs]), m),
+             median_of(3, lambda: [load_audio(p, spec.sample_rate) for p in wavs]), clips),
             (f"resample {other_rate:,} to {spec.sample_rate:,} Hz (soxr HQ; files at "
              f"another rate)", median_of(3, lambda: [resample(w, other_rate, spec.sample_rate)
                                                       for w in waves_22k]), len(waves_22k)),
             ("log-mel graph, one clip per call (tf.function)",
-             median_of(3, lambda: [mel_fn(w) for w in waves]), m),
+             median_of(3, lambda: [mel_fn(w) for w in waves]), clips),
             ("librosa.load", median_of(3, lambda: [librosa.load(p, sr=spec.sample_rate)
-                                                   for p in wavs]), m),
-            ("librosa melspectrogram + compression", median_of(3, lib_mel), m),
+                                                   for p in wavs]), clips),
+            ("librosa melspectrogram + compression", median_of(3, lib_mel), clips),
         ]
         say("| one 30 s clip, file by file | wall ms | CPU ms |")
         say("|---|---:|---:|")

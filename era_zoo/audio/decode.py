@@ -339,11 +339,8 @@ _stderr_lock = threading.Lock()
 _stderr_users = 0
 _stderr_saved = None  # a duplicate of the real fd 2 while captured
 # One scratch file for the process: a file created per decode cost about as
-# much as reading a 30 s WAV (1 ms), half a pipeline's decoding time. A
-# forked child (a PyDataset worker) opens its own: a shared one would mix
-# both processes' output.
+# much as reading a 30 s WAV (1 ms), half a pipeline's decoding time.
 _stderr_capture = None
-_stderr_capture_pid = None
 
 # What the C decoders print: mpg123's notes and warnings, and the rare
 # complaint of libsndfile or libvorbis.
@@ -352,12 +349,23 @@ _DECODER_LINE = re.compile(r"^\s*(note|warning|error)\s*:|"
 
 
 def _scratch_file():
-    global _stderr_capture, _stderr_capture_pid
-    if _stderr_capture is None or _stderr_capture_pid != os.getpid():
+    global _stderr_capture
+    if _stderr_capture is None:
         _stderr_capture = tempfile.TemporaryFile()
-        _stderr_capture_pid = os.getpid()
         atexit.register(_stderr_capture.close)
     return _stderr_capture
+
+
+def _drop_inherited_scratch_file():
+    """A forked child (a PyDataset worker) opens its own scratch file: one
+    shared with the parent would mix both processes' output."""
+    global _stderr_capture
+    if _stderr_capture is not None:
+        _stderr_capture.close()  # the child's descriptor only
+        _stderr_capture = None
+
+
+os.register_at_fork(after_in_child=_drop_inherited_scratch_file)
 
 
 @contextlib.contextmanager
