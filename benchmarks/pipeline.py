@@ -5,12 +5,15 @@
 1. Full log-mels from audio (melon48): ``librosa.load`` +
    ``librosa.feature.melspectrogram`` (the spec's window; librosa's Slaney
    filterbank standing in for Essentia's, the same cost) + the spec's
-   compression over the files, one after the other, against era_zoo's ``mel_dataset`` (parallel decoding with
-   soundfile/soxr in ``tf.numpy_function``, log-mel in graph) over the same
-   files. Also two variants of the TF side, to show where time goes: the
-   decoder behind ``tf.py_function`` instead of ``tf.numpy_function``, and a
-   pure-TF WAV decoder (``tf.audio.decode_wav``: WAV only, no resampling, so
-   not a general replacement).
+   compression over the files, one after the other, against era_zoo's
+   ``mel_dataset`` (parallel decoding with soundfile/soxr in
+   ``tf.numpy_function``, log-mel in graph) over the same files. Three
+   variants of the TF side show where time goes: the decoder behind
+   ``tf.py_function`` instead of ``tf.numpy_function``; a pure-TF WAV decoder
+   (``tf.audio.decode_wav``: WAV only, no resampling, so not a general
+   replacement); and ``mel_dataset`` with tf.data's autotuning model left on
+   (TensorFlow's default, which era_zoo turns off: deleting an iterator then
+   waits, idle, for up to about half the iterator's life).
 2. The training feed from ``.npy`` mels: 256-frame random crops, batch 128,
    in crops/s (target: far above what training consumes, >= 500 crops/s).
 3. The training feed from audio, crops/s (both: median of ``--repeats``
@@ -22,9 +25,9 @@ TF's graph tracing are excluded), each round starting with the next
 contender, so that a shared machine's changing load hits all alike. A
 stream is the clips ``--passes`` times over through one iterator, as a
 dataset conversion streams thousands of files: a tf.data iterator's fixed
-cost (building it, about 40 ms, and closing its autotuner, 0-300 ms) would
-otherwise weigh on a 64-file pass of a third of a second as it weighs on no
-real conversion; that fixed cost is measured on its own line. A
+cost (building it, about 40 ms, and deleting it) would otherwise weigh on a
+64-file pass of a quarter of a second as it weighs on no real conversion;
+that fixed cost is measured on its own line. A
 contender's figure is its median round, and the ratio is taken round by
 round against the faster of two librosa statements (its default BLAS
 threads, and BLAS on one thread: on 2 shared cores OpenBLAS's waiting
@@ -168,8 +171,9 @@ def iterator_cost(ds):
     return first, time.perf_counter() - start
 
 
-def decoder_variant(paths, spec, kind):
-    """The same mel, with the decoder behind another TF bridge."""
+def decoder_variant(paths, spec, kind, options):
+    """The same mel, with the decoder behind another TF bridge (and
+    ``options``, era_zoo's dataset options)."""
     import tensorflow as tf
     from era_zoo.audio.decode import load_audio
     from era_zoo.audio.mel import waveform_to_logmel
@@ -187,7 +191,22 @@ def decoder_variant(paths, spec, kind):
         return {"mel": waveform_to_logmel(wave, spec)}
 
     return (tf.data.Dataset.from_tensor_slices(paths)
-            .map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE))
+            .map(read, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+            .with_options(options))
+
+
+def with_autotuning(ds):
+    """``ds`` with tf.data's autotuning model turned back on."""
+    import tensorflow as tf
+    from absl import logging
+    options = tf.data.Options()
+    options.autotune.enabled = True
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity(logging.ERROR)  # "Changing the value of option enabled"
+    try:
+        return ds.with_options(options)
+    finally:
+        logging.set_verbosity(verbosity)
 
 
 def crops_per_second(ds, batches, repeats):
@@ -244,10 +263,14 @@ def main(argv=None):
         librosa_loop(wavs[:2], spec)  # numba compilation, caches
         contenders = {"librosa": lambda: librosa_loop(stream, spec),
                       "librosa, BLAS 1 thread": lambda: librosa_blas1_loop(stream, spec)}
-        for name, ds in (("era_zoo", mel_dataset(stream_table, spec)),
-                         ("py_function", decoder_variant(stream, spec, "py_function")),
+        era_zoo = mel_dataset(stream_table, spec)
+        for name, ds in (("era_zoo", era_zoo),
+                         ("py_function",
+                          decoder_variant(stream, spec, "py_function", era_zoo.options())),
                          ("tf.audio.decode_wav",
-                          decoder_variant(stream, spec, "tf.audio.decode_wav"))):
+                          decoder_variant(stream, spec, "tf.audio.decode_wav",
+                                          era_zoo.options())),
+                         ("autotuning", with_autotuning(era_zoo))):
             count_frames(ds)  # tracing
             contenders[name] = lambda ds=ds: count_frames(ds)
         wall, cpu, frames = interleaved_rounds(contenders, args.repeats)
@@ -259,6 +282,9 @@ def main(argv=None):
         count_frames(one_pass)
         fixed = np.array([iterator_cost(one_pass) for _ in range(args.repeats)])
         first, close = np.median(fixed, axis=0)
+        tuned = with_autotuning(one_pass)
+        count_frames(tuned)
+        tuned_close = np.array([iterator_cost(tuned)[1] for _ in range(args.repeats)])
         # one pass through a fresh iterator: a stream's share plus closing
         one_pass_wall = np.median(wall["era_zoo"]) / args.passes + close
         load_at_end = os.getloadavg()[0]
@@ -284,7 +310,8 @@ def main(argv=None):
                   "librosa, BLAS 1 thread": "librosa loop, BLAS on one thread",
                   "era_zoo": "era_zoo mel_dataset (numpy_function decode, in-graph mel)",
                   "py_function": "variant: decoder in py_function",
-                  "tf.audio.decode_wav": "variant: decoder in tf.audio.decode_wav"}
+                  "tf.audio.decode_wav": "variant: decoder in tf.audio.decode_wav",
+                  "autotuning": "variant: tf.data's autotuning model on (TF's default)"}
         for name, label in labels.items():
             r = ratios[name]
             figure = f"{np.median(r):.2f}x ({r.min():.2f}-{r.max():.2f})"
@@ -295,9 +322,11 @@ def main(argv=None):
         say()
         say(f"- a tf.data iterator's fixed cost, on top of the per-clip figures: "
             f"{1000 * first:.0f} ms from building it to the first log-mel, "
-            f"{1000 * close:.0f} ms to close it (median; range "
-            f"{1000 * fixed[:, 1].min():.0f}-{1000 * fixed[:, 1].max():.0f} ms: its "
-            f"autotuner's thread) over {len(fixed)} one-pass iterators; a single pass over "
+            f"{1000 * close:.0f} ms to delete it (median; range "
+            f"{1000 * fixed[:, 1].min():.0f}-{1000 * fixed[:, 1].max():.0f} ms; with tf.data's "
+            f"autotuning model on, {1000 * np.median(tuned_close):.0f} ms, range "
+            f"{1000 * tuned_close.min():.0f}-{1000 * tuned_close.max():.0f} ms) over "
+            f"{len(fixed)} one-pass iterators; a single pass over "
             f"the {args.clips} files would take {1000 * one_pass_wall:.0f} ms, "
             f"{np.median(librosa_best) / args.passes / one_pass_wall:.2f}x librosa")
         say()

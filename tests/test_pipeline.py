@@ -1,6 +1,8 @@
 """tf.data pipelines: crops, chunks, side features, sharding, bad files,
 the mel cache, and memory that does not grow with the dataset."""
 import os
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -229,6 +231,36 @@ def test_audio_chunks_and_whole_mels_match_the_front_end(table):
         if whole[row].shape[1] >= FRAMES:
             np.testing.assert_allclose(mel, whole[row][:, k * FRAMES:(k + 1) * FRAMES],
                                        atol=1e-5)
+
+
+def test_files_decode_side_by_side_without_the_autotuning_model(table, monkeypatch):
+    """tf.data's autotuning model is off (deleting an iterator waited on it,
+    idle); AUTOTUNE maps must still read files in parallel, one per core."""
+    import era_zoo.audio.decode as decode
+    active, most = [0], [0]
+    lock = threading.Lock()
+    load = decode.load_audio
+
+    def watched(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.05)  # long enough for the next file's call to start meanwhile
+        try:
+            return load(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(decode, "load_audio", watched)
+    for ds in (mel_dataset(table, SPEC),
+               chunk_dataset(table, SPEC, frames=FRAMES, batch_size=4),
+               training_dataset(table, SPEC, frames=FRAMES, batch_size=2, validate=False)):
+        assert ds.options().autotune.enabled is False
+        most[0] = 0
+        for _ in ds:
+            pass
+        assert most[0] == min(os.cpu_count(), 16, len(table)), most[0]
 
 
 # ----------------------------------------------------------------- bad files

@@ -267,6 +267,14 @@ def _finish(ds, batch_size, drop_remainder, side, n_rows, sharded):
     # split over threads as well only adds hand-offs: a quarter less CPU per
     # clip at the same throughput on 2 cores.
     options.threading.max_intra_op_parallelism = 1
+    # tf.data's autotuning model makes deleting an iterator wait, idle, for up
+    # to about half the iterator's life (TF 2.21, every tuning algorithm: 0.3-
+    # 0.6 s after a 0.8 s pass, 1.7 s after 3 s), and Keras opens a new
+    # iterator for every epoch and every validation. Without the model, an
+    # AUTOTUNE map runs min(16, cores) calls at once and prefetch(AUTOTUNE)
+    # sizes its buffer by demand: the same throughput, no wait
+    # (benchmarks/pipeline.py). A caller's own with_options can turn it back on.
+    options.autotune.enabled = False
     # Rows are indices, not files: auto-sharding by FILE has nothing to split.
     # By hand-sharded datasets must not be split again.
     options.experimental_distribute.auto_shard_policy = (
