@@ -18,6 +18,11 @@
    in crops/s (target: far above what training consumes, >= 500 crops/s).
 3. The training feed from audio, crops/s (both: median of ``--repeats``
    stretches).
+4. Epoch boundaries: a small model trained over the training feed from
+   audio, with validation, for ``--epochs`` epochs as era_zoo's trainer does
+   it (one Keras ``fit`` per epoch), era_zoo's datasets against the same with
+   tf.data's autotuning model on (every epoch and every validation opens and
+   deletes an iterator), interleaved, median of 3 trainings each.
 
 The full-mel contenders run interleaved, one stream of each per round, for
 ``--repeats`` rounds after a warm-up pass (numba's compilation in librosa and
@@ -209,6 +214,28 @@ def with_autotuning(ds):
         logging.set_verbosity(verbosity)
 
 
+def small_model(spec, frames):
+    """A model whose step costs little next to the feed."""
+    import keras
+    model = keras.Sequential([keras.Input((spec.n_mels, frames)),
+                              keras.layers.GlobalAveragePooling1D(),
+                              keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    return model
+
+
+def keras_fit(model, train, val, steps, validation_steps, epochs):
+    """``model`` trained over ``train`` and validated on ``val`` as era_zoo's
+    trainer does it: one ``fit`` per epoch, with known steps."""
+    def xy(e):
+        return e["mel"], e["track_index"] % 2
+
+    for epoch in range(epochs):
+        model.fit(train.map(xy), epochs=epoch + 1, initial_epoch=epoch, shuffle=False,
+                  steps_per_epoch=steps, validation_data=val.map(xy),
+                  validation_steps=validation_steps, verbose=0)
+
+
 def crops_per_second(ds, batches, repeats):
     """Median crops/s over ``repeats`` stretches of ``batches`` batches."""
     it = iter(ds)
@@ -229,6 +256,7 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--mels", type=int, default=512, help=".npy mels for the crop feed")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds (default 7)")
+    parser.add_argument("--epochs", type=int, default=8, help="epochs of each Keras fit")
     parser.add_argument("--dir", default="/dev/shm" if os.access("/dev/shm", os.W_OK) else None,
                         help="where the test files are written (default: /dev/shm, in memory, "
                              "where there is one)")
@@ -384,6 +412,28 @@ def main(argv=None):
         say("|---|---:|")
         say(f"| from .npy mels ({args.mels} files, batch 128) | **{mel_rate:,.0f}** |")
         say(f"| from audio ({args.clips} WAV files, batch 32, no cache) | {audio_rate:,.0f} |")
+        say()
+
+        # --- 4. epoch boundaries in a Keras fit
+        def feed_pair():
+            return (training_dataset(stream_table, spec, frames=256, batch_size=32),
+                    training_dataset(table, spec, frames=256, batch_size=32,
+                                     reshuffle=False))
+
+        steps = (len(stream) // 32, len(wavs) // 32)
+        era_pair, tuned_pair = feed_pair(), tuple(map(with_autotuning, feed_pair()))
+        model = small_model(spec, 256)
+        keras_fit(model, *era_pair, *steps, 1)  # tracing
+        keras_fit(model, *tuned_pair, *steps, 1)
+        fits, _, _ = interleaved_rounds(
+            {"era_zoo": lambda: keras_fit(model, *era_pair, *steps, args.epochs),
+             "autotuning": lambda: keras_fit(model, *tuned_pair, *steps, args.epochs)}, 3)
+        fast, slow = np.median(fits["era_zoo"]), np.median(fits["autotuning"])
+        say(f"| training, {args.epochs} epochs of {len(stream)} crops from audio, validated "
+            f"on {args.clips} | seconds (median of 3) |")
+        say("|---|---:|")
+        say(f"| era_zoo training_dataset | **{fast:.2f}** |")
+        say(f"| the same, tf.data's autotuning model on | {slow:.2f} ({slow / fast:.2f}x) |")
 
     r = ratios["era_zoo"]
     print(f"\nratio tf.data / librosa (full log-mels from audio): median {np.median(r):.2f}x, "
