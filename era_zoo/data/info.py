@@ -18,6 +18,7 @@ import numpy as np
 
 from ..audio.presets import get_preset, list_presets
 from ..errors import ConfigError
+from ..npyfile import load_npy
 from .readers import decade_of, get_reader
 from .table import SPLITS
 
@@ -172,7 +173,7 @@ def mel_scale_check(table, spec, *, samples=MEL_SAMPLES, seed=0):
     for i in picks:
         path = paths[i]
         try:
-            mel = np.load(path, mmap_mode="r", allow_pickle=False)
+            mel = load_npy(path, mmap=True)
         except (OSError, ValueError) as e:
             unreadable.append(f"{path}: not a readable .npy array ({e})")
             continue

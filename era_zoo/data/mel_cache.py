@@ -16,6 +16,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..audio.decode import RESAMPLE_QUALITY
 from ..audio.presets import get_preset
+from ..npyfile import load_npy
 
 FORMAT_VERSION = 1
 
@@ -47,7 +48,7 @@ class MelCache:
         if not os.path.exists(entry):
             return None
         try:
-            mel = np.load(entry, allow_pickle=False)
+            mel = load_npy(entry)
         except (OSError, ValueError):
             return None  # a damaged entry is recomputed and overwritten
         if mel.ndim != 2 or mel.shape[0] != self.spec.n_mels or mel.dtype != np.float32:

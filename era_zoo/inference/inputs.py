@@ -25,6 +25,7 @@ import threading
 import numpy as np
 
 from ..errors import AudioError, ConfigError, DataError
+from ..npyfile import load_npy
 
 MEL_SUFFIX = ".npy"
 
@@ -124,7 +125,7 @@ def open_mel(path, spec=None):
         (48, 1876)
     """
     try:
-        mel = np.load(path, mmap_mode="r", allow_pickle=False)
+        mel = load_npy(path, mmap=True)
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except (OSError, ValueError, EOFError) as e:
