@@ -1,7 +1,7 @@
 """Reading ``.npy`` files from worker threads.
 
 ``np.load`` parses a file's header with ``ast.literal_eval``. On CPython
-3.11 the parser's recursion counter is shared by all threads, so two
+3.11 the AST constructor's recursion counter is shared by all threads, so two
 threads parsing at once (the decoding threads reading mels, or a worker and
 the main thread's autograph) can fail with "SystemError: AST constructor
 recursion depth mismatch" when a garbage-collected finalizer hands the GIL
@@ -19,7 +19,8 @@ _VERSIONS = {1: ("<H", "latin1"), 2: ("<I", "latin1"), 3: ("<I", "utf8")}
 _FIELDS = {
     "descr": re.compile(r"'descr'\s*:\s*'([^']+)'"),
     "fortran_order": re.compile(r"'fortran_order'\s*:\s*(True|False)"),
-    "shape": re.compile(r"'shape'\s*:\s*\(([\d\s,]*)\)"),
+    # Python 2's NumPy wrote long integers: (48L, 1876L)
+    "shape": re.compile(r"'shape'\s*:\s*\(([\dL\s,]*)\)"),
 }
 
 
@@ -62,10 +63,15 @@ def read_header(file):
     missing = [key for key, match in found.items() if match is None]
     if missing:
         raise ValueError(f".npy header {header.strip()!r} lacks a plain {', '.join(missing)}")
-    dtype = np.dtype(found["descr"].group(1))
+    try:
+        dtype = np.dtype(found["descr"].group(1))
+    except TypeError:
+        raise ValueError(f"unknown dtype {found['descr'].group(1)!r} in the .npy header") \
+            from None
     if dtype.hasobject:
         raise ValueError("the array holds Python objects, which only pickle can read")
-    shape = tuple(int(n) for n in found["shape"].group(1).replace(",", " ").split())
+    shape = tuple(int(n.rstrip("L"))
+                  for n in found["shape"].group(1).replace(",", " ").split())
     return dtype, shape, found["fortran_order"].group(1) == "True"
 
 

@@ -43,6 +43,19 @@ def test_same_arrays_as_np_load(tmp_path, name, version):
             assert isinstance(got, np.memmap)
 
 
+def test_python2_header(tmp_path):
+    """Files NumPy wrote under Python 2 give the shape in long integers."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2L, 3L), }"
+    header += " " * (117 - len(header)) + "\n"  # with the 10 bytes before it: 128
+    path = tmp_path / "py2.npy"
+    values = np.arange(6, dtype="<f4")
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                     + header.encode("latin1") + values.tobytes())
+    np.testing.assert_array_equal(load_npy(path), values.reshape(2, 3))
+    with pytest.warns(UserWarning, match="Python 2"):
+        np.testing.assert_array_equal(np.load(path), values.reshape(2, 3))
+
+
 def test_no_parser_is_used(tmp_path, no_parser):
     path = tmp_path / "m.npy"
     np.save(path, ARRAYS["mel float32"])
@@ -82,6 +95,12 @@ def test_bad_files(tmp_path):
     np.save(structured, np.zeros(2, dtype=[("a", "<f4"), ("b", "<i4")]))
     with pytest.raises(ValueError, match="descr"):
         load_npy(structured)
+    nonsense = tmp_path / "nonsense.npy"
+    header = "{'descr': 'xyz', 'fortran_order': False, 'shape': (2,), }\n"
+    nonsense.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                         + header.encode("latin1"))
+    with pytest.raises(ValueError, match="unknown dtype 'xyz'"):
+        load_npy(nonsense)
     whole = tmp_path / "whole.npy"
     np.save(whole, ARRAYS["mel float32"])
     data = whole.read_bytes()
