@@ -15,7 +15,6 @@ a shared machine's load hits them alike. The mean taggrams of the two sides
 are compared as a check. ``--write`` replaces the "## musicnn" section of
 benchmarks/RESULTS.md.
 """
-import argparse
 import datetime
 import json
 import os
@@ -32,7 +31,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np
 
 from pipeline import make_audio
-from results import write_section
+from results import clips_parser, write_section
 
 ORIGINAL = Path(__file__).resolve().parents[1] / "era_zoo" / "convert" / "musicnn_original.py"
 RATE = 22050           # the clips' rate: both sides resample to 16 kHz
@@ -58,12 +57,7 @@ def era_zoo_side(model, files):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clips", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
-    args = parser.parse_args(argv)
+    args = clips_parser(__doc__, clips=16, rounds=2).parse_args(argv)
 
     import era_zoo
     import tensorflow as tf

@@ -6,6 +6,7 @@ block, only that block is rewritten, so prose written around the figures
 survives; otherwise the whole section body is. The file is written
 atomically (era_zoo.atomic): an interrupted run leaves the old file whole.
 """
+import argparse
 import re
 from pathlib import Path
 
@@ -36,3 +37,14 @@ def write_section(title_prefix, body, results=RESULTS):
         return f"{head}\n{body}\n\n"
 
     write_text(results, pattern.sub(replace, text, count=1))
+
+
+def clips_parser(doc, clips, rounds):
+    """The command line of a benchmark over generated clips: ``--clips``,
+    ``--seconds``, ``--rounds`` and ``--write`` (its section of RESULTS.md)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--clips", type=int, default=clips)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--write", action="store_true", help="update benchmarks/RESULTS.md")
+    return parser

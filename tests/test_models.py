@@ -92,6 +92,24 @@ def test_predict_year_is_the_expectation_over_class_centres():
     np.testing.assert_allclose(from_dataset["probabilities"], pred["probabilities"], atol=1e-6)
 
 
+def test_predict_in_batches_gives_what_predict_gives():
+    from era_zoo.models.base import predict_in_batches
+    model = tiny_model("audioart_mmc")
+    batch = tiny_batch(model, batch_size=5)
+    inputs = {k: batch[k] for k in ("mel", "artist_text")}
+    expected = model.predict(inputs, batch_size=5, verbose=0)
+    for batch_size in (1, 2, 5, 64):   # 2 leaves a last batch of one row
+        got = predict_in_batches(model, inputs, batch_size)
+        assert sorted(got) == sorted(expected)
+        for key in expected:
+            np.testing.assert_allclose(got[key], expected[key], atol=1e-5)
+    assert list(predict_in_batches(model, inputs, 2, keys=["logits"])) == ["logits"]
+    plain = tiny_model("audio_cnn")
+    mels = tiny_batch(plain, batch_size=3)["mel"]
+    np.testing.assert_allclose(predict_in_batches(plain, mels, 2)["logits"],
+                               plain.predict(mels, verbose=0)["logits"], atol=1e-5)
+
+
 def test_audioart_mmc_takes_a_text_encoder_instance_and_checks_widths():
     config = tiny_config("audioart_mmc")
     config["text_encoder"] = PrecomputedTextEncoder(input_dim=5, output_dim=16)

@@ -55,6 +55,38 @@ def _identity(x):
     return x
 
 
+def predict_in_batches(model, x, batch_size=64, keys=None):
+    """``model.predict`` for inputs already in memory, ``batch_size`` rows
+    per ``predict_on_batch``.
+
+    ``predict`` builds a data pipeline per call (with TensorFlow a tf.data
+    iterator, whose deletion may wait on tf.data's autotuner): 75-81 ms a
+    call against 3.5 ms for six chunks of a small model on 2 cores, the
+    cost of a track's inference.
+
+    Args:
+        model: a Keras model.
+        x: an array (n, ...) or a dict of arrays of n rows.
+        batch_size: rows per forward pass.
+        keys: output names to keep of a dict output (default: all).
+
+    Returns:
+        The outputs as NumPy arrays, as ``predict`` gives them.
+
+    Example:
+        >>> out = predict_in_batches(model, {"mel": chunks}, keys=["logits"])  # doctest: +SKIP
+    """
+    rows = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+    parts = []
+    for i in range(0, max(rows, 1), batch_size):
+        rows_i = keras.tree.map_structure(lambda a: a[i:i + batch_size], x)
+        out = model.predict_on_batch(rows_i)
+        if keys is not None:
+            out = {k: out[k] for k in keys}
+        parts.append(out)
+    return keras.tree.map_structure(lambda *a: np.concatenate(a), *parts)
+
+
 def _distributed_tf():
     """True when a TF distribution strategy with several replicas is active."""
     if keras.backend.backend() != "tensorflow":

@@ -29,7 +29,7 @@ from ..layers.heads import ClassifierHead, ProjectionHead
 from ..layers.text_encoder import PrecomputedTextEncoder
 from ..losses import era_contrastive, multimodal_contrastive
 from ..registry import register_model
-from .base import TEST_ENCODER, TEST_WIDTH, ZooModel, _identity
+from .base import TEST_ENCODER, TEST_WIDTH, ZooModel, _identity, predict_in_batches
 from .year_bins import YearBins
 
 ERA_ENCODER = {"n_mels": 224, "n_frames": 256, "pools": [[2, 2]] * 7}
@@ -87,7 +87,10 @@ class EraModel(ZooModel):
         "top_class", "top_year" (centre of the most probable class),
         "probabilities" (batch, n_classes), "decade_probabilities" (batch,
         n_decades) and "decades" (first year of each decade)."""
-        outputs = self.predict(x, batch_size=batch_size, verbose=0)
+        in_memory = isinstance(x, np.ndarray) or (
+            isinstance(x, dict) and all(isinstance(v, np.ndarray) for v in x.values()))
+        outputs = (predict_in_batches(self, x, batch_size, keys=["logits"]) if in_memory
+                   else self.predict(x, batch_size=batch_size, verbose=0))
         probs = _softmax(np.asarray(outputs["logits"], np.float64))
         centres = self.year_bins.centres
         top = probs.argmax(axis=-1)

@@ -44,6 +44,7 @@ from ..errors import ConfigError
 from ..inference.inputs import as_chunks, chunk_hop
 from ..layers.musicnn import FLOAT32, MusicnnTrunk, VGGTrunk, batch_norm
 from ..registry import register_model
+from .base import predict_in_batches
 
 PATCH_FRAMES = 187
 MEL_PRESET = "musicnn96"
@@ -193,12 +194,8 @@ class _Tagger(keras.Model):
             >>> model.run_patches(model.patches(wave, 16000), ["taggram"])["taggram"].shape
             (3, 50)
         """
-        parts = {}
-        for i in range(0, len(patches), batch_size):
-            out = self.predict_on_batch(np.asarray(patches[i:i + batch_size], np.float32))
-            for k in (keys or out):
-                parts.setdefault(k, []).append(np.asarray(out[k], np.float32))
-        return {k: np.concatenate(v) for k, v in parts.items()}
+        out = predict_in_batches(self, np.asarray(patches, np.float32), batch_size, keys)
+        return {k: np.asarray(v, np.float32) for k, v in out.items()}
 
     def embed_chunks(self, patches, level=None, batch_size=64):
         """Embeddings of ready patches (n, n_mels, n_frames): float32 (n, d)
