@@ -60,9 +60,9 @@ def predict_in_batches(model, x, batch_size=64, keys=None):
     per ``predict_on_batch``.
 
     ``predict`` builds a data pipeline per call (with TensorFlow a tf.data
-    iterator, whose deletion may wait on tf.data's autotuner): 75-81 ms a
-    call against 3.5 ms for six chunks of a small model on 2 cores, the
-    cost of a track's inference.
+    iterator, whose deletion may wait on tf.data's autotuner): called once
+    per track, that cost 67-71 ms of a 30 s track's 117-121 ms on 2 cores
+    (benchmarks/inference.py).
 
     Args:
         model: a Keras model.
