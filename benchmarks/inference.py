@@ -35,12 +35,11 @@ MODELS = ("audio_cnn", "audioart_mmc")
 def keras_predict_tracks(model, table):
     """predict_tracks' probabilities, each track through ``model.predict``."""
     from era_zoo.inference.tracks import iter_track_chunks, model_batch
+    from scipy.special import softmax
     probs = []
     for _, _, chunks in iter_track_chunks(model, table.tracks):
-        logits = np.asarray(model.predict(model_batch(model, chunks), batch_size=64,
-                                          verbose=0)["logits"], np.float64)
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs.append((p / p.sum(axis=1, keepdims=True)).mean(axis=0))
+        logits = model.predict(model_batch(model, chunks), batch_size=64, verbose=0)["logits"]
+        probs.append(softmax(np.asarray(logits, np.float64), axis=1).mean(axis=0))
     return np.array(probs)
 
 

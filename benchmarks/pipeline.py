@@ -415,13 +415,12 @@ def main(argv=None):
         say()
 
         # --- 4. epoch boundaries in a Keras fit
-        def feed_pair():
-            return (training_dataset(stream_table, spec, frames=256, batch_size=32),
-                    training_dataset(table, spec, frames=256, batch_size=32,
+        batch = min(32, len(wavs))  # whole batches only, with --clips under 32 too
+        era_pair = (training_dataset(stream_table, spec, frames=256, batch_size=batch),
+                    training_dataset(table, spec, frames=256, batch_size=batch,
                                      reshuffle=False))
-
-        steps = (len(stream) // 32, len(wavs) // 32)
-        era_pair, tuned_pair = feed_pair(), tuple(map(with_autotuning, feed_pair()))
+        tuned_pair = tuple(map(with_autotuning, era_pair))
+        steps = (len(stream) // batch, len(wavs) // batch)
         model = small_model(spec, 256)
         keras_fit(model, *era_pair, *steps, 1)  # tracing
         keras_fit(model, *tuned_pair, *steps, 1)

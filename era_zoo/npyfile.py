@@ -50,15 +50,9 @@ def read_header(file):
     if major not in _VERSIONS:
         raise ValueError(f".npy format version {major}.{lead[7]} is not known")
     length_format, encoding = _VERSIONS[major]
-    size = struct.calcsize(length_format)
-    raw = file.read(size)
-    if len(raw) < size:
-        raise ValueError("truncated .npy header")
+    raw = _read_header_bytes(file, struct.calcsize(length_format))
     length = struct.unpack(length_format, raw)[0]
-    text = file.read(length)
-    if len(text) < length:
-        raise ValueError("truncated .npy header")
-    header = text.decode(encoding)
+    header = _read_header_bytes(file, length).decode(encoding)
     found = {key: pattern.search(header) for key, pattern in _FIELDS.items()}
     missing = [key for key, match in found.items() if match is None]
     if missing:
@@ -73,6 +67,13 @@ def read_header(file):
     shape = tuple(int(n.rstrip("L"))
                   for n in found["shape"].group(1).replace(",", " ").split())
     return dtype, shape, found["fortran_order"].group(1) == "True"
+
+
+def _read_header_bytes(file, size):
+    data = file.read(size)
+    if len(data) < size:
+        raise ValueError("truncated .npy header")
+    return data
 
 
 def load_npy(path, mmap=False):
